@@ -1,0 +1,49 @@
+# The course's commands. `make course` runs every lesson, `make test` checks everything.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Pinned versions that CI tested; `make test-latest` installs without them.
+CONSTRAINTS ?= constraints.txt
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+# Real data beside the checkout (../shared/data), when present. Absolute, because
+# nbval runs each notebook from notebooks/.
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)),)
+export COURSE_DATA_DIR ?= $(SHARED_DATA)
+endif
+
+.PHONY: setup course test test-unit test-notebooks test-browser test-latest lab constraints clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --progress-bar off $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[lab,test]"
+	touch $@
+
+course: $(STAMP)
+	$(BIN)/python -m course_utils.report run $(NOTEBOOKS)
+
+test: $(STAMP)
+	COURSE_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks \
+	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
+
+test-unit: $(STAMP)
+	COURSE_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest tests -p no:cacheprovider -ra
+
+test-notebooks: $(STAMP)
+	COURSE_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest notebooks \
+	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+constraints: $(STAMP)
+	{ echo "# What CI installed and tested (make test). Regenerate with: make constraints"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^course'; } > constraints.txt
+
+clean:
+	rm -rf build

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import config
+
+
+@pytest.fixture(autouse=True)
+def no_data_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+
+
+def test_smoke_profile_scales_epochs_data_and_logging(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    cfg = config.setup(epochs=20, batch_size=100, lr=0.001, log_every=2000, seed=3)
+    assert (cfg.profile, cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed) == ("smoke", 1, 100, 0.001, 3)
+    assert cfg.log_every == 25
+    assert (cfg.train_samples, cfg.test_samples) == (2000, 500)
+    assert cfg.changes == {"epochs": (20, 1), "log_every": (2000, 25)}
+    banner = capsys.readouterr().out.strip()
+    assert banner.count("\n") == 0
+    assert "profile smoke" in banner and "epochs 20->1" in banner and "log_every 2000->25" in banner
+    assert f"device {cfg.device.type}" in banner and "train samples ->2000" in banner
+
+
+def test_quick_profile_caps_epochs_at_three_and_keeps_all_data(monkeypatch) -> None:
+    monkeypatch.setenv("COURSE_PROFILE", "quick")
+    cfg = config.setup(epochs=12, batch_size=20, image_size=224, verbose=False)
+    assert (cfg.epochs, cfg.batch_size, cfg.image_size) == (3, 20, 64)
+    assert cfg.train_samples is None and cfg.test_samples is None
+    assert config.setup(epochs=2, verbose=False).changes == {}
+
+
+def test_full_profile_changes_nothing(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("COURSE_PROFILE", "full")
+    cfg = config.setup(epochs=20, batch_size=4, image_size=224)
+    assert (cfg.epochs, cfg.batch_size, cfg.image_size, cfg.changes) == (20, 4, 224, {})
+    assert "changed: nothing" in capsys.readouterr().out
+
+
+def test_banner_names_data_sources(monkeypatch, capsys, offline) -> None:
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    cfg = config.setup(epochs=2, data=("cifar10", "mnist"))
+    assert cfg.data_sources == {"cifar10": "synthetic (offline stand-in)", "mnist": "synthetic (offline stand-in)"}
+    assert "data cifar10: synthetic (offline stand-in)" in capsys.readouterr().out
+
+
+def test_default_profile_follows_the_device(monkeypatch) -> None:
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    expected = "full" if config.pick_device().type in ("cuda", "mps") else "quick"
+    assert config.resolve_profile() == expected
+    monkeypatch.setattr(config, "pick_device", lambda: torch.device("cuda"))
+    assert config.resolve_profile() == "full"
+
+
+def test_bogus_profile_lists_the_valid_ones(monkeypatch) -> None:
+    monkeypatch.setenv("COURSE_PROFILE", "bogus")
+    with pytest.raises(ValueError, match="'bogus'.*smoke, quick, full"):
+        config.setup(epochs=1)
+
+
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"batch_size": -4}, {"epochs": 2.5}, {"lr": -1.0}])
+def test_bad_values_are_refused(bad) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        config.setup(profile="full", **bad)
+
+
+def test_unknown_setting_says_how_to_add_it() -> None:
+    cfg = config.setup(profile="full", epochs=1, verbose=False)
+    with pytest.raises(AttributeError, match="setup\\(momentum=...\\)"):
+        cfg.momentum
+
+
+def test_setup_seeds_python_numpy_and_torch() -> None:
+    config.setup(profile="full", seed=7, verbose=False)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    config.setup(profile="full", seed=7, verbose=False)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
