@@ -14,7 +14,7 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup course test test-unit test-notebooks test-browser test-latest lab constraints clean
+.PHONY: setup course test test-unit test-notebooks test-latest gpu-test lab constraints clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,16 @@ test-unit: $(STAMP)
 
 test-notebooks: $(STAMP)
 	COURSE_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest notebooks \
+	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
+
+# The newest releases of everything (no constraints file), in a venv of its own.
+test-latest:
+	$(MAKE) test VENV=.venv-latest CONSTRAINTS=
+
+# Every notebook in the full profile on a GPU machine (CUDA), with the same checks.
+gpu-test: $(STAMP)
+	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-test needs CUDA')"
+	COURSE_PROFILE=full MPLBACKEND=Agg $(BIN)/python -m pytest notebooks tests/test_expected_results.py \
 	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
 
 lab: $(STAMP)

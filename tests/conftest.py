@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,21 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     data.network_available.cache_clear()
     yield tmp_path
     data.network_available.cache_clear()
+
+
+SESSION_START = time.time()
+
+
+@pytest.fixture
+def session_start() -> float:
+    """When this pytest session began (results written since then are this session's)."""
+    return SESSION_START
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "after_notebooks: run after the nbval notebook items")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """Move the checks of recorded results behind the notebooks that record them."""
+    items.sort(key=lambda item: item.get_closest_marker("after_notebooks") is not None)

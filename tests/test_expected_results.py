@@ -1,0 +1,76 @@
+"""Recorded headline figures must stay above their floors (tests/expected_results.toml).
+
+The notebooks record their figures while nbval runs them; ``test_recorded_figures_meet_floors``
+runs after them (see ``pytest_collection_modifyitems`` in tests/conftest.py) and checks every
+result written during this pytest session.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from course_utils import report
+
+FLOORS_FILE = Path(__file__).with_name("expected_results.toml")
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def load_floors(path: Path = FLOORS_FILE) -> dict[str, Any]:
+    """``{notebook: {profile: {data kind: {figure: floor}}}}``."""
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def floor_violations(results: list[dict[str, Any]], floors: dict[str, Any]) -> list[str]:
+    """One message per recorded figure below its floor (or missing although it has one)."""
+    problems = []
+    for r in results:
+        table = floors.get(r["notebook"], {}).get(r["profile"], {}).get(r["data_kind"], {})
+        for figure, floor in table.items():
+            value = r["figures"].get(figure)
+            if value is None or value < floor:
+                problems.append(f"notebook {r['notebook']} ({r['profile']}, {r['data_kind']} data): "
+                                f"{figure} = {value} is below its floor {floor}")
+    return problems
+
+
+def test_floor_check_catches_a_low_figure() -> None:
+    results = [{"notebook": "03", "profile": "smoke", "data_kind": "subset", "figures": {"test_acc": 0.09}}]
+    floors = {"03": {"smoke": {"subset": {"test_acc": 0.2}}}}
+    assert floor_violations(results, floors) == [
+        "notebook 03 (smoke, subset data): test_acc = 0.09 is below its floor 0.2"]
+    results[0]["figures"]["test_acc"] = 0.25
+    assert floor_violations(results, floors) == []
+
+
+def test_every_floor_names_a_notebook_profile_and_data_kind() -> None:
+    floors = load_floors()
+    notebooks = {p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+    for nb, profiles in floors.items():
+        assert nb in notebooks, f"floors for a notebook that does not exist: {nb}"
+        for profile, kinds in profiles.items():
+            assert profile in ("smoke", "quick", "full")
+            assert set(kinds) <= {"subset", "real", "synthetic"}
+            for figures in kinds.values():
+                assert all(0 < v <= 1 for v in figures.values()), figures
+
+
+@pytest.mark.after_notebooks
+def test_recorded_figures_meet_floors(session_start: float) -> None:
+    fresh = [p for p in sorted((report.build_dir() / "results").glob("*.json"))
+             if p.stat().st_mtime >= session_start]
+    if not fresh:
+        pytest.skip("no notebook recorded results in this pytest session (run pytest tests notebooks)")
+    results = [json.loads(p.read_text()) for p in fresh]
+    assert floor_violations(results, load_floors()) == []
