@@ -28,14 +28,14 @@ course: $(STAMP)
 	$(BIN)/python -m course_utils.report run $(NOTEBOOKS)
 
 test: $(STAMP)
-	COURSE_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks \
+	COURSE_PROFILE=smoke COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks \
 	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
 
 test-unit: $(STAMP)
-	COURSE_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest tests -p no:cacheprovider -ra
+	COURSE_PROFILE=smoke COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest tests -p no:cacheprovider -ra
 
 test-notebooks: $(STAMP)
-	COURSE_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest notebooks \
+	COURSE_PROFILE=smoke COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest notebooks \
 	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
 
 # The newest releases of everything (no constraints file), in a venv of its own.
@@ -45,7 +45,7 @@ test-latest:
 # Every notebook in the full profile on a GPU machine (CUDA), with the same checks.
 gpu-test: $(STAMP)
 	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-test needs CUDA')"
-	COURSE_PROFILE=full MPLBACKEND=Agg $(BIN)/python -m pytest notebooks tests/test_expected_results.py \
+	COURSE_PROFILE=full COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest notebooks tests/test_expected_results.py \
 	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
 
 lab: $(STAMP)
