@@ -122,31 +122,52 @@ def _validate(values: dict[str, Any]) -> None:
         raise ValueError(f"lr must be a non-negative number, got {lr!r}")
 
 
+SMOKE_OVERRIDES = ("epochs", "train_samples", "test_samples")
+
+
+def _smoke_sizes(params: dict[str, Any], smoke: dict[str, Any] | None) -> tuple[int, int]:
+    """Apply a lesson's ``smoke`` overrides to ``params``; return (train, test) samples."""
+    smoke = dict(smoke or {})
+    unknown = sorted(set(smoke) - set(SMOKE_OVERRIDES))
+    if unknown:
+        raise ValueError(f"smoke= takes {', '.join(SMOKE_OVERRIDES)}; got {', '.join(unknown)}")
+    _validate({k: v for k, v in smoke.items() if k == "epochs"})
+    if "epochs" in smoke and "epochs" in params:
+        params["epochs"] = smoke["epochs"]
+    return (int(smoke.get("train_samples", SMOKE_TRAIN_SAMPLES)),
+            int(smoke.get("test_samples", SMOKE_TEST_SAMPLES)))
+
+
 def setup(
     *, data: str | tuple[str, ...] = (), profile: str | None = None,
-    seed: int = 0, verbose: bool = True, **values: Any,
+    seed: int = 0, verbose: bool = True, smoke: dict[str, Any] | None = None, **values: Any,
 ) -> RunConfig:
     """Scale a lesson's hyper-parameters to the active profile and seed everything.
 
     ``data`` names the datasets the lesson uses ("cifar10", "mnist"), so the
-    banner can say where they will come from. Prints one banner line.
+    banner can say where they will come from. ``smoke`` replaces the smoke
+    profile's ``epochs``, ``train_samples`` or ``test_samples`` for a lesson
+    that learns nothing measurable with the defaults. Prints one banner line.
     """
     _validate(values)
     name = resolve_profile(profile)
     params = scale_params(values, name)
-    changes = {k: (values[k], params[k]) for k in values if params[k] != values[k]}
     small = name == "smoke"
+    train_samples, test_samples = _smoke_sizes(params, smoke) if small else (None, None)
+    changes = {k: (values[k], params[k]) for k in values if params[k] != values[k]}
     from . import data as data_module  # local import: data imports nothing from here
 
     names = (data,) if isinstance(data, str) else tuple(data)
     cfg = RunConfig(
         profile=name, device=pick_device(), seed=seed, params={**params, "seed": seed},
         changes=changes,
-        train_samples=SMOKE_TRAIN_SAMPLES if small else None,
-        test_samples=SMOKE_TEST_SAMPLES if small else None,
+        train_samples=train_samples, test_samples=test_samples,
         data_sources={n: data_module.describe_source(n) for n in names},
     )
     seed_everything(seed)
+    from . import viz  # local import: matplotlib only when a lesson starts
+
+    viz.register_inline_png()
     if verbose:
         print(cfg.banner())
     return cfg

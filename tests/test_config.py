@@ -80,3 +80,23 @@ def test_setup_seeds_python_numpy_and_torch() -> None:
     first = (random.random(), np.random.rand(), torch.rand(1).item())
     config.setup(profile="full", seed=7, verbose=False)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_a_lesson_can_ask_the_smoke_profile_for_more(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    cfg = config.setup(epochs=2, batch_size=4, smoke={"epochs": 2, "train_samples": 5000})
+    assert (cfg.epochs, cfg.train_samples, cfg.test_samples) == (2, 5000, 500)
+    assert cfg.changes == {}
+    assert "train samples ->5000" in capsys.readouterr().out
+    for profile in ("quick", "full"):  # the overrides only concern smoke
+        other = config.setup(profile=profile, epochs=2, smoke={"epochs": 2, "train_samples": 5000},
+                             verbose=False)
+        assert (other.epochs, other.train_samples) == (2, None)
+
+
+def test_smoke_overrides_are_checked(monkeypatch) -> None:
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    with pytest.raises(ValueError, match="smoke= takes epochs, train_samples, test_samples; got lr"):
+        config.setup(epochs=2, smoke={"lr": 0.1})
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        config.setup(epochs=2, smoke={"epochs": 0})
