@@ -514,3 +514,113 @@ def __getattr__(name: str) -> Any:
 
         return getattr(device_data, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---- image folders: validation (lesson 07)
+from typing import TYPE_CHECKING  # noqa: E402 - kept with the section that needs it
+
+if TYPE_CHECKING:  # pragma: no cover - for the annotation only; torchvision is imported lazily
+    from torchvision.datasets import ImageFolder
+
+IGNORED_FOLDER_FILES = ("thumbs.db", "desktop.ini")  # operating-system metadata, never images
+MAX_REPORTED_FILES = 20
+
+
+def _is_image_name(name: str) -> bool:
+    """True when ImageFolder would load a file of this name (its extension test)."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    return name.lower().endswith(IMG_EXTENSIONS)
+
+
+def _class_folder_files(root: Path) -> list[Path]:
+    """The files to check: all files under each class folder, sub-folders included.
+
+    Left out: hidden files (``.DS_Store``) and ``Thumbs.db`` / ``desktop.ini``,
+    unless their names end in an image extension (then ImageFolder loads them).
+    """
+    from torchvision.datasets.folder import find_classes
+
+    classes, _ = find_classes(str(root))
+    files: list[Path] = []
+    for name in classes:
+        for folder, _, names in sorted(os.walk(root / name, followlinks=True)):
+            files += [Path(folder) / f for f in sorted(names) if _is_image_name(f) or not (
+                f.startswith(".") or f.lower() in IGNORED_FOLDER_FILES)]
+    return files
+
+
+def image_file_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` does not belong in a class folder, or None for a readable image.
+
+    The file must have an extension ImageFolder reads, pass PIL's ``verify()``
+    (structure, checksums) and decode with ``load()`` (the pixels, as training will).
+    """
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    path = Path(path)
+    if not _is_image_name(path.name):
+        return (f"not an image file (extension {path.suffix or 'none'!r}); only images "
+                f"({', '.join(IMG_EXTENSIONS)}) belong in class folders, and ImageFolder "
+                "would skip this one silently: move it out of the class folder")
+    try:
+        with Image.open(path) as img:
+            img.verify()
+        with Image.open(path) as img:
+            img.load()
+    except Image.UnidentifiedImageError:
+        return (f"not an image, although its name ends in {path.suffix!r}: PIL cannot identify "
+                "it (a text or other file renamed, or an unsupported format?)")
+    except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, ... on bad bytes
+        return f"corrupt or truncated image: {type(err).__name__}: {err}"
+    return None
+
+
+def check_image_folder(root: str | os.PathLike) -> int:
+    """Open every file in the class folders of ``root``; the number of images checked.
+
+    Raises ``DataFileError`` listing each unusable file with its cause (see
+    :func:`image_file_problem`); hidden and OS metadata files without an image
+    extension are ignored.
+    """
+    from tqdm.auto import tqdm
+
+    root = Path(root)
+    files = _class_folder_files(root)
+    problems = [f"  {path}: {why}" for path in tqdm(files, desc="checking images", unit="file",
+                                                     leave=False)
+                if (why := image_file_problem(path)) is not None]
+    if problems:
+        more = len(problems) - MAX_REPORTED_FILES
+        raise DataFileError(
+            f"{root}: {len(problems)} of {len(files)} files in the class folders cannot be used; "
+            "fix or remove them (or pass check=False to skip this check):\n"
+            + "\n".join(problems[:MAX_REPORTED_FILES]) + (f"\n  ... and {more} more" if more > 0 else ""))
+    return len(files)
+
+
+def image_folder(root: str | os.PathLike, transform: Callable | None = None, *,
+                 check: bool = True) -> ImageFolder:
+    """``torchvision.datasets.ImageFolder(root, transform)``, after checking every file once.
+
+    With ``check`` every file under the class folders is opened before training
+    starts, and one ``DataFileError`` names each bad file and its cause:
+
+    * a file with an image extension (``.png``, ``.jpg``, ...) that is corrupt,
+      truncated or not an image at all (say, a text file renamed ``.png``);
+    * a file with any other extension (``notes.txt``, ``.gif``, ``.heic``):
+      ImageFolder would silently leave it out, so a photo in a format it does
+      not read, or a stray file, would go unnoticed. Only images belong in class folders.
+
+    Hidden files (``.DS_Store``) and ``Thumbs.db`` / ``desktop.ini`` are ignored,
+    as are files directly in ``root`` (outside any class folder); a hidden file
+    with an image extension (macOS's ``._photo.jpg``) is checked, since ImageFolder loads it.
+    """
+    from torchvision import datasets
+
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist or is not a folder")
+    if check:
+        check_image_folder(root)
+    return datasets.ImageFolder(str(root), transform=transform)

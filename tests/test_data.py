@@ -215,3 +215,67 @@ def test_compute_mean_std_matches_numpy() -> None:
     mean, std = data.compute_mean_std(ds, batch_size=32)
     pixels = ds.data.reshape(-1, 3) / 255.0
     assert np.allclose(mean, pixels.mean(0), atol=1e-9) and np.allclose(std, pixels.std(0), atol=1e-9)
+
+
+# ------------------------------------------------------------ image folders: validation (lesson 07)
+def _clean_folder(tmp_path: Path) -> Path:
+    """Three PNGs for each of the ten stand-in classes."""
+    return data.export_image_folder(data.synthetic_cifar10(train=False, n=60), tmp_path / "imgs", per_class=3)
+
+
+def test_image_folder_reads_a_clean_folder_like_imagefolder(tmp_path) -> None:
+    root = _clean_folder(tmp_path)
+    (root / "cat" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")  # OS metadata: ignored
+    folder = data.image_folder(root, transforms.ToTensor())
+    plain = datasets.ImageFolder(str(root))
+    assert isinstance(folder, datasets.ImageFolder)
+    assert folder.classes == plain.classes == list(data.CIFAR10_CLASSES)
+    assert folder.samples == plain.samples and len(folder) == 30
+    x, y = folder[0]
+    assert x.shape == (3, 32, 32) and y == 0
+    assert data.check_image_folder(root) == 30
+
+
+def _damage(root: Path, kind: str) -> Path:
+    """Put one bad file into the 'cat' class folder; return its path."""
+    if kind == "truncated_png":
+        bad = root / "cat" / "truncated.png"
+        good = next((root / "dog").glob("*.png")).read_bytes()
+        bad.write_bytes(good[: len(good) // 2])
+    elif kind == "text_as_png":
+        bad = root / "cat" / "renamed.png"
+        bad.write_text("this is a text file, not a picture\n")
+    else:
+        bad = root / "cat" / "notes.txt"
+        bad.write_text("photos from the zoo, 2023\n")
+    return bad
+
+
+@pytest.mark.parametrize("kind,cause", [
+    ("truncated_png", "corrupt or truncated image"),
+    ("text_as_png", "not an image, although its name ends in '.png'"),
+    ("notes_txt", "only images (.jpg, .jpeg, .png"),
+])
+def test_image_folder_names_the_bad_file_and_its_cause(tmp_path, kind, cause) -> None:
+    root = _clean_folder(tmp_path)
+    bad = _damage(root, kind)
+    with pytest.raises(data.DataFileError) as err:
+        data.image_folder(root, transforms.ToTensor())
+    message = str(err.value)
+    assert f"{bad}: " in message and cause in message
+    assert "1 of 31 files" in message and message.count("\n") == 1  # only the bad file is listed
+
+
+def test_image_folder_lists_every_bad_file_and_check_false_skips_the_check(tmp_path) -> None:
+    root = _clean_folder(tmp_path)
+    bad = [_damage(root, kind) for kind in ("truncated_png", "text_as_png", "notes_txt")]
+    with pytest.raises(data.DataFileError, match="3 of 33 files") as err:
+        data.image_folder(root)
+    assert all(str(path) in str(err.value) for path in bad)
+    unchecked = data.image_folder(root, check=False)  # plain ImageFolder: skips notes.txt silently
+    assert len(unchecked) == 32 and str(bad[2]) not in [p for p, _ in unchecked.samples]
+
+
+def test_image_folder_refuses_a_missing_root(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        data.image_folder(tmp_path / "nowhere")

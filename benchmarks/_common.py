@@ -1,0 +1,129 @@
+"""Shared pieces of the benchmark scripts: arguments, device, timing, tables."""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as `python benchmarks/x.py` without installing the package
+    sys.path.insert(0, str(REPO))
+
+
+def default_data_dir() -> Path:
+    """``$COURSE_DATA_DIR``, else ``../shared/data`` next to the repository."""
+    env = os.environ.get("COURSE_DATA_DIR")
+    return Path(env).expanduser() if env else REPO.parent / "shared" / "data"
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every benchmark takes."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data-dir", type=Path, default=default_data_dir(),
+                   help="folder with MNIST/raw and cifar10_subset.npz (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, ...")
+    p.add_argument("--quick", action="store_true", help="a short run (part of an epoch, one repeat)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch.set_num_threads (default: leave torch's default)")
+    p.add_argument("--repeats", type=int, default=3, help="epochs timed per variant; the median is shown")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` -> cuda, mps or cpu, whichever is available first."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def setup_threads(threads: int | None) -> int:
+    """Apply ``--threads`` and return the number of threads torch uses."""
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock times are honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_epoch(model: nn.Module, loader: Iterable, *, device: torch.device,
+                max_batches: int | None = None, lr: float = 1e-3) -> float:
+    """One epoch of the sources' loop (Adam, cross-entropy); returns wall seconds."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    criterion = nn.CrossEntropyLoss()
+    model.train()
+    sync(device)
+    start = time.perf_counter()
+    for i, (inputs, labels) in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        inputs, labels = inputs.to(device), labels.to(device)
+        loss = criterion(model(inputs), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def loader_pass(loader: Iterable, *, device: torch.device, max_batches: int | None = None) -> float:
+    """Seconds to iterate ``loader`` once without a model (the data pipeline alone)."""
+    sync(device)
+    start = time.perf_counter()
+    for i, (inputs, labels) in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        inputs, labels = inputs.to(device), labels.to(device)
+    sync(device)
+    return time.perf_counter() - start
+
+
+@torch.no_grad()
+def accuracy_of(model: nn.Module, loader: Iterable, *, device: torch.device) -> float:
+    """Top-1 accuracy (fraction) of ``model`` on ``loader``."""
+    model.eval()
+    correct = total = 0
+    for inputs, labels in loader:
+        preds = model(inputs.to(device)).argmax(dim=1)
+        correct += int((preds == labels.to(device)).sum())
+        total += labels.shape[0]
+    return correct / total
+
+
+def timed_runs(run: Callable[[], float], repeats: int) -> list[float]:
+    """Call ``run`` (which returns seconds) ``repeats`` times."""
+    return [run() for _ in range(repeats)]
+
+
+def fmt_seconds(times: Sequence[float]) -> str:
+    """``median (min-max)`` of a list of timings."""
+    med = statistics.median(times)
+    return f"{med:.2f}" if len(times) == 1 else f"{med:.2f} ({min(times):.2f}-{max(times):.2f})"
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def banner(name: str, device: torch.device, threads: int, extra: str = "") -> str:
+    """One line naming the benchmark, versions and settings."""
+    return (f"{name}: torch {torch.__version__}, device {device}, torch threads {threads}, "
+            f"cpu cores {os.cpu_count()}{extra}")

@@ -1,0 +1,93 @@
+"""One MNIST epoch of ``MnistCNN``: the sources' DataLoader loop against ``DeviceLoader``.
+
+The source loop: ``torchvision.datasets.MNIST`` with ``ToTensor``, ``DataLoader``
+(batch 50, shuffle), Adam (lr 1e-3), cross-entropy. The DeviceLoader variant
+trains the same model, from the same initial weights, on the same images
+(``mean=None``: plain ``ToTensor`` values). Both models are then tested on the
+10,000 test images. Prints a markdown table.
+
+    .venv/bin/python benchmarks/bench_mnist_epoch.py [--quick] [--threads 2]
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+from torch.utils.data import DataLoader
+
+import _common as C
+from course_utils.device_data import DeviceLoader
+from course_utils.models import MnistCNN
+
+BATCH = 50
+
+
+def load(data_dir, device: torch.device):
+    """The train set (ToTensor) and a DeviceLoader over the test set."""
+    from torchvision import datasets, transforms
+
+    train = datasets.MNIST(root=str(data_dir), train=True, download=False,
+                           transform=transforms.ToTensor())
+    test = datasets.MNIST(root=str(data_dir), train=False, download=False)
+    test_loader = DeviceLoader(test, 500, device=device, shuffle=False, mean=None, std=None)
+    return train, test_loader
+
+
+def make_loader(name: str, train, args, device: torch.device):
+    """The source's DataLoader or the DeviceLoader (both batch 50, shuffled, seeded)."""
+    if name == "source":
+        return DataLoader(train, batch_size=BATCH, shuffle=True,
+                          generator=torch.Generator().manual_seed(args.seed))
+    return DeviceLoader(train, BATCH, device=device, mean=None, std=None, seed=args.seed)
+
+
+def run_variant(name: str, train, test_loader, args, device: torch.device, max_batches) -> dict:
+    """A fresh model trained one epoch with loader ``name``: epoch/setup/loader-only seconds, accuracy."""
+    torch.manual_seed(args.seed)
+    model = MnistCNN().to(device)
+    start = time.perf_counter()
+    loader = make_loader(name, train, args, device)
+    setup = time.perf_counter() - start
+    seconds = C.train_epoch(model, loader, device=device, max_batches=max_batches)
+    acc = C.accuracy_of(model, test_loader, device=device)
+    data = C.loader_pass(make_loader(name, train, args, device), device=device, max_batches=max_batches)
+    return {"seconds": seconds, "setup": setup, "data": data, "acc": acc}
+
+
+def main() -> None:
+    """Parse arguments, time both loops, print the table."""
+    args = C.parser(__doc__.splitlines()[0]).parse_args()
+    device, threads = C.pick_device(args.device), C.setup_threads(args.threads)
+    repeats = 1 if args.quick else args.repeats
+    max_batches = 200 if args.quick else None
+    train, test_loader = load(args.data_dir, device)
+    results: dict[str, list[dict]] = {"source": [], "device": []}
+    for _ in range(repeats):  # interleaved, so a busy moment hits both
+        for name in results:
+            results[name].append(run_variant(name, train, test_loader, args, device, max_batches))
+    batches = max_batches or len(train) // BATCH + (len(train) % BATCH > 0)
+    print(C.banner("bench_mnist_epoch", device, threads,
+                   f", {batches} batches of {BATCH}, {repeats} repeat(s)"))
+    print(table(results))
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    """Markdown table: epoch seconds (median, range), setup, loader alone, test accuracy, speed-up."""
+    base = statistics.median(r["seconds"] for r in results["source"])
+    labels = {"source": "source: MNIST + ToTensor + DataLoader(50)",
+              "device": "DeviceLoader(50)"}
+    rows = []
+    for name, runs in results.items():
+        med = statistics.median(r["seconds"] for r in runs)
+        accs = [r["acc"] for r in runs]
+        rows.append([labels[name], C.fmt_seconds([r["seconds"] for r in runs]),
+                     f"{statistics.median(r['setup'] for r in runs):.3f}",
+                     C.fmt_seconds([r["data"] for r in runs]),
+                     f"{100 * statistics.mean(accs):.2f} ({100 * min(accs):.2f}-{100 * max(accs):.2f})",
+                     f"{base / med:.2f}x"])
+    return C.markdown_table(["loader", "epoch s", "setup s", "loader alone s", "test acc %", "speed-up"], rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,431 @@
+"""Keep a whole image dataset on the device and augment it there, a batch at a time.
+
+The sources load every image through PIL, one at a time, in a ``DataLoader``.
+For small images (MNIST, CIFAR-10) that per-image Python work costs more than
+the network itself. This module removes it:
+
+* :class:`DeviceLoader` holds all images as one ``uint8`` tensor ``(N, C, H, W)``
+  on the device and yields normalised ``(x, y)`` batches like a ``DataLoader``.
+* :class:`BatchAugment` applies the sources' PIL augmentations
+  (``RandomHorizontalFlip``, ``RandomRotation(10)``,
+  ``RandomAffine(0, shear=10, scale=(0.8, 1.2))``, ``ColorJitter(0.2, 0.2, 0.2)``)
+  to a whole batch of float images in [0, 1], with a different random draw for
+  every image.
+
+``course_utils.data`` re-exports both, so ``data.DeviceLoader`` works too.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Subset
+
+__all__ = ["BatchAugment", "DeviceLoader"]
+
+Range = tuple[float, float]
+GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale (ITU-R 601-2)
+STATE_KEYS = ("hflip", "degrees", "shear", "scale", "brightness", "contrast", "saturation")
+
+
+# ------------------------------------------------------------- parameters
+def _symmetric(value: float | Sequence[float] | None, name: str) -> Range | None:
+    """``d`` -> ``(-d, d)``; a pair is kept; ``None``/``0`` -> ``None`` (off)."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+        return None if value == 0 else (-float(value), float(value))
+    lo, hi = (float(v) for v in value)
+    return None if lo == hi == 0 else (lo, hi)
+
+
+def _around_one(value: float | Sequence[float] | None, name: str) -> Range | None:
+    """Jitter strength ``b`` -> ``(max(0, 1 - b), 1 + b)`` like ColorJitter; ``None``/``0`` -> off."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+        return None if value == 0 else (max(0.0, 1.0 - value), 1.0 + value)
+    lo, hi = (float(v) for v in value)
+    return None if lo == hi == 1 else (lo, hi)
+
+
+def _uniform(n: int, bounds: Range | None, neutral: float,
+             generator: torch.Generator | None) -> torch.Tensor:
+    """``n`` draws from U(bounds), or ``neutral`` everywhere when ``bounds`` is None."""
+    if bounds is None:
+        return torch.full((n,), neutral)
+    u = torch.rand(n, generator=generator, device=generator.device if generator else "cpu")
+    return (bounds[0] + (bounds[1] - bounds[0]) * u).cpu()
+
+
+# ---------------------------------------------------------- the operations
+def affine_theta(params: Mapping[str, torch.Tensor], height: int, width: int) -> torch.Tensor:
+    """Per-image ``(N, 2, 3)`` matrices for ``F.affine_grid`` (output -> input, align_corners=False).
+
+    Rotation by ``angle`` (counter-clockwise, like ``RandomRotation``), then shear
+    along x by ``shear`` degrees and scaling by ``scale`` (like ``RandomAffine``),
+    all about the image centre; a flipped image (``flip``) is mirrored first.
+    Follows torchvision's ``_get_inverse_affine_matrix``.
+    """
+    rot, sx = torch.deg2rad(params["angle"]), torch.deg2rad(params["shear"])
+    cos, sin, tan, s = torch.cos(rot), torch.sin(rot), torch.tan(sx), params["scale"]
+    # inverse rotation [[cos, -sin], [sin, cos]] times inverse shear/scale [[1, tan], [0, 1]] / s
+    m00, m01 = cos / s, (cos * tan - sin) / s
+    m10, m11 = sin / s, (sin * tan + cos) / s
+    mirror = 1.0 - 2.0 * params["flip"].to(cos.dtype)  # flip first: negate the input x
+    zero = torch.zeros_like(cos)
+    theta = torch.stack([
+        torch.stack([mirror * m00, mirror * m01 * (height / width), zero], dim=1),
+        torch.stack([m10 * (width / height), m11, zero], dim=1),
+    ], dim=1)
+    return theta
+
+
+def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``F.affine_grid(theta, (N, C, H, W), align_corners=False)`` without its batched matmul.
+
+    Two multiply-adds per coordinate on broadcast pixel-centre coordinates; much
+    cheaper on the CPU than the ``bmm`` with an inner size of 3.
+    """
+    xs = torch.linspace(-1 + 1 / width, 1 - 1 / width, width, device=theta.device, dtype=theta.dtype)
+    ys = torch.linspace(-1 + 1 / height, 1 - 1 / height, height, device=theta.device, dtype=theta.dtype)
+    t = theta.view(-1, 2, 3, 1, 1)
+    xs, ys = xs.view(1, 1, 1, width), ys.view(1, 1, height, 1)
+    grid = t[:, :, 0] * xs + t[:, :, 1] * ys + t[:, :, 2]  # (N, 2, H, W): input x, input y
+    return grid.permute(0, 2, 3, 1)
+
+
+def _grayscale(x: torch.Tensor) -> torch.Tensor:
+    """``(N, 1, H, W)`` luma of RGB images (the image itself when it has one channel)."""
+    if x.shape[1] == 1:
+        return x
+    weights = torch.tensor(GRAY_WEIGHTS, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x * weights).sum(dim=1, keepdim=True)
+
+
+def color_jitter(x: torch.Tensor, factors: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Brightness, contrast and saturation with per-image ``factors`` ``(N, 3)``, in per-image ``order``.
+
+    As torchvision defines them on float images: each step is
+    ``clamp(f * x + (1 - f) * target, 0, 1)`` with target 0 (brightness), the
+    mean of the grayscale image (contrast) or the grayscale image (saturation).
+    ``order[i]`` is a permutation of ``(0, 1, 2)``, as ColorJitter draws one per call.
+    """
+    n = x.shape[0]
+    for slot in range(3):
+        op = order[:, slot].view(n, 1, 1, 1)
+        f = factors.gather(1, order[:, slot, None]).view(n, 1, 1, 1)
+        gray = _grayscale(x)
+        mean = gray.mean(dim=(1, 2, 3), keepdim=True) * (op == 1).to(x.dtype)
+        target = torch.where(op == 2, gray, mean)
+        x = torch.lerp(target, x, f).clamp_(0.0, 1.0)  # target + f * (x - target)
+    return x
+
+
+# ------------------------------------------------------------ BatchAugment
+class BatchAugment:
+    """The sources' PIL augmentations, applied to a batch ``(N, C, H, W)`` of floats in [0, 1].
+
+    Defaults reproduce ``RandomHorizontalFlip()``, ``RandomRotation(10)``,
+    ``RandomAffine(0, shear=10, scale=(0.8, 1.2))`` and
+    ``ColorJitter(0.2, 0.2, 0.2)``, each image getting its own random draw.
+    ``None`` or ``0`` switches an augmentation off (``scale=(1, 1)`` too).
+
+    * ``hflip``: probability of a horizontal flip.
+    * ``degrees``: rotation angle drawn from U(-degrees, degrees) (or a pair).
+    * ``shear``: x-shear angle in degrees drawn from U(-shear, shear) (or a pair).
+    * ``scale``: zoom factor drawn from U(scale[0], scale[1]).
+    * ``brightness``/``contrast``/``saturation``: factor drawn from U(1 - b, 1 + b)
+      (or a pair), applied in a random order per image like ColorJitter.
+
+    Rotation, shear, scale (and the flip, when any of those is on) form one
+    affine matrix per image, resampled once with ``F.grid_sample``
+    (``interpolation``: ``"nearest"`` like torchvision's default, or
+    ``"bilinear"``); outside pixels become 0 (torchvision's ``fill=0``). Apply
+    it before normalisation. Random numbers come from ``generator`` (a CPU
+    ``torch.Generator``) or, when None, from torch's global generator.
+    """
+
+    def __init__(self, *, hflip: float | None = 0.5, degrees: float | Sequence[float] | None = 10.0,
+                 shear: float | Sequence[float] | None = 10.0,
+                 scale: Sequence[float] | None = (0.8, 1.2),
+                 brightness: float | Sequence[float] | None = 0.2,
+                 contrast: float | Sequence[float] | None = 0.2,
+                 saturation: float | Sequence[float] | None = 0.2,
+                 generator: torch.Generator | None = None, interpolation: str = "nearest") -> None:
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
+        self.hflip = float(hflip or 0.0)
+        if not 0.0 <= self.hflip <= 1.0:
+            raise ValueError(f"hflip is a probability in [0, 1], got {hflip}")
+        self.degrees = _symmetric(degrees, "degrees")
+        self.shear = _symmetric(shear, "shear")
+        self.scale = None if scale is None or tuple(scale) == (1, 1) else tuple(float(s) for s in scale)
+        self.brightness = _around_one(brightness, "brightness")
+        self.contrast = _around_one(contrast, "contrast")
+        self.saturation = _around_one(saturation, "saturation")
+        self.generator = generator
+        self.interpolation = interpolation
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], *, generator: torch.Generator | None = None,
+                   interpolation: str = "nearest") -> BatchAugment:
+        """Build from the dict of lesson 06's ``AugmentationExplorer.state()``.
+
+        Keys (an augmentation that is off is ``0`` or ``None``; a missing key means off):
+        ``hflip`` (flip probability, ``True`` = 0.5), ``degrees`` (rotation, degrees),
+        ``shear`` (x-shear, degrees), ``scale`` (``(min, max)`` zoom),
+        ``brightness``, ``contrast``, ``saturation`` (jitter strengths ``b``,
+        factors in [1 - b, 1 + b]). Other keys are ignored with a warning.
+        """
+        unknown = sorted(set(state) - set(STATE_KEYS))
+        if unknown:
+            warnings.warn(f"BatchAugment.from_state ignores unknown keys {unknown}; "
+                          f"known: {', '.join(STATE_KEYS)}", stacklevel=2)
+        hflip = state.get("hflip")
+        hflip = 0.5 if hflip is True else hflip
+        values = {key: state.get(key) for key in STATE_KEYS[1:]}
+        return cls(hflip=hflip, **values, generator=generator, interpolation=interpolation)
+
+    def state(self) -> dict[str, Any]:
+        """The parameters as a ``from_state`` dict (ranges as pairs, off as None)."""
+        return {"hflip": self.hflip, "degrees": self.degrees, "shear": self.shear,
+                "scale": self.scale, "brightness": self.brightness,
+                "contrast": self.contrast, "saturation": self.saturation}
+
+    @property
+    def geometric(self) -> bool:
+        """True when rotation, shear or scale is on (they need resampling)."""
+        return any(v is not None for v in (self.degrees, self.shear, self.scale))
+
+    @property
+    def color(self) -> bool:
+        """True when brightness, contrast or saturation jitter is on."""
+        return any(v is not None for v in (self.brightness, self.contrast, self.saturation))
+
+    def sample_params(self, n: int) -> dict[str, torch.Tensor]:
+        """Random parameters for ``n`` images (CPU tensors; off -> neutral values).
+
+        ``flip`` (bool), ``angle``, ``shear`` (degrees), ``scale``,
+        ``factors`` ``(n, 3)`` (brightness, contrast, saturation) and ``order``
+        ``(n, 3)`` (the colour operations' order, a permutation per image).
+        """
+        g = self.generator
+        device = g.device if g is not None else "cpu"
+        flip = torch.rand(n, generator=g, device=device).cpu() < self.hflip
+        params = {"flip": flip,
+                  "angle": _uniform(n, self.degrees, 0.0, g),
+                  "shear": _uniform(n, self.shear, 0.0, g),
+                  "scale": _uniform(n, self.scale, 1.0, g)}
+        params["factors"] = torch.stack([_uniform(n, r, 1.0, g) for r in
+                                         (self.brightness, self.contrast, self.saturation)], dim=1)
+        params["order"] = torch.rand(n, 3, generator=g, device=device).cpu().argsort(dim=1)
+        return params
+
+    def apply(self, x: torch.Tensor, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Augment ``x`` ``(N, C, H, W)`` (floats in [0, 1]) with given ``params`` (see ``sample_params``)."""
+        if x.ndim != 4 or not x.is_floating_point():
+            raise TypeError(f"BatchAugment needs a float batch (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
+        p = {k: v.to(x.device, non_blocking=True) for k, v in params.items()}
+        if self.geometric:
+            theta = affine_theta(p, x.shape[2], x.shape[3]).to(x.dtype)
+            grid = affine_grid(theta, x.shape[2], x.shape[3])
+            x = F.grid_sample(x, grid, mode=self.interpolation, padding_mode="zeros",
+                              align_corners=False)
+        elif self.hflip > 0:
+            x = torch.where(p["flip"].view(-1, 1, 1, 1), x.flip(-1), x)
+        if self.color:
+            factors = p["factors"].to(x.dtype)
+            if x.shape[1] == 1:  # torchvision: saturation is a no-op on one channel
+                factors = factors.clone()
+                factors[:, 2] = 1.0
+            x = color_jitter(x, factors, p["order"])
+        return x
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Augment a batch ``x`` ``(N, C, H, W)`` of floats in [0, 1], a new draw per image."""
+        return self.apply(x, self.sample_params(x.shape[0]))
+
+    def __repr__(self) -> str:
+        parts = [f"{k}={v}" for k, v in self.state().items() if v not in (None, 0.0)]
+        if self.interpolation != "nearest":
+            parts.append(f"interpolation={self.interpolation!r}")
+        return f"BatchAugment({', '.join(parts) or 'identity'})"
+
+
+# ------------------------------------------------------------ DeviceLoader
+def _images_nchw(images: Any, *, channels_last_input: bool | None) -> torch.Tensor:
+    """A uint8 ``(N, C, H, W)`` tensor from ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``.
+
+    ``channels_last_input`` None guesses the layout from the shape (a channel axis has 1, 3 or 4 entries).
+    """
+    x = torch.as_tensor(np.asarray(images)) if not torch.is_tensor(images) else images
+    if x.dtype != torch.uint8:
+        raise TypeError(f"DeviceLoader needs uint8 images (0..255), got {x.dtype}")
+    if x.ndim == 3:
+        return x.unsqueeze(1)
+    if x.ndim != 4:
+        raise ValueError(f"images must be (N, H, W), (N, H, W, C) or (N, C, H, W); got {tuple(x.shape)}")
+    if channels_last_input is None:
+        first, last = x.shape[1] in (1, 3, 4), x.shape[-1] in (1, 3, 4)
+        if not (first or last):
+            raise ValueError(f"cannot tell the channel axis of images shaped {tuple(x.shape)}")
+        channels_last_input = last  # NHWC (torchvision's .data layout) when both could be
+    return x.permute(0, 3, 1, 2) if channels_last_input else x
+
+
+def _extract(source: Any) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Images ``(N, C, H, W)`` uint8, labels int64 and class names from a dataset or a tuple."""
+    if isinstance(source, (tuple, list)):
+        if len(source) not in (2, 3):
+            raise ValueError("pass a tuple (images, labels) or (images, labels, classes)")
+        images = _images_nchw(source[0], channels_last_input=None)
+        labels = torch.as_tensor(np.asarray(source[1]) if not torch.is_tensor(source[1]) else source[1])
+        n_classes = int(labels.max()) + 1 if labels.numel() else 0
+        classes = list(source[2]) if len(source) == 3 else [str(i) for i in range(n_classes)]
+    elif isinstance(source, Subset):
+        images, labels, classes = _extract(source.dataset)
+        idx = torch.as_tensor(list(source.indices), dtype=torch.long)
+        return images[idx], labels[idx], classes
+    elif hasattr(source, "data") and hasattr(source, "targets"):
+        images = _images_nchw(source.data, channels_last_input=True)
+        labels = torch.as_tensor(source.targets)
+        classes = list(getattr(source, "classes", None) or
+                       [str(i) for i in range(int(labels.max()) + 1 if labels.numel() else 0)])
+    else:
+        raise TypeError(f"DeviceLoader needs a dataset with .data and .targets (torchvision "
+                        f"CIFAR10/MNIST, data.ArrayImageDataset) or a tuple (images, labels); "
+                        f"got {type(source).__name__}")
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    return images, labels.to(torch.long), classes
+
+
+def _stats(values: Sequence[float] | None, channels: int, name: str,
+           device: torch.device) -> torch.Tensor | None:
+    """``(1, C, 1, 1)`` float tensor; one value, or equal values, serve any number of channels."""
+    if values is None:
+        return None
+    vals = [float(v) for v in (values if isinstance(values, Sequence) else [values])]
+    if len(vals) != channels:
+        if len(set(vals)) != 1:
+            raise ValueError(f"{name} has {len(vals)} values for {channels}-channel images")
+        vals = vals[:1] * channels
+    return torch.tensor(vals, device=device).view(1, channels, 1, 1)
+
+
+class DeviceLoader:
+    """A ``DataLoader`` for small images that keeps the whole dataset on ``device``.
+
+    The images are stored once as a ``uint8`` tensor ``(N, C, H, W)`` (grey
+    ``(N, H, W)`` becomes ``(N, 1, H, W)``); each batch is gathered, converted
+    to float in [0, 1], augmented with ``augment`` (a :class:`BatchAugment`,
+    only while ``training``), then normalised ``(x - mean) / std`` (``mean=None``
+    skips that: plain ``ToTensor`` values). Iterating yields ``(x, y)`` with
+    ``x`` float32 and ``y`` int64, both on ``device``; ``len()`` is the number
+    of batches.
+
+    ``dataset_or_tensors``: a dataset with ``.data`` (``(N, H, W[, C])`` uint8,
+    numpy or tensor) and ``.targets`` (torchvision CIFAR10/MNIST, the course's
+    ``ArrayImageDataset``, a ``torch.utils.data.Subset`` of one), or a tuple
+    ``(images, labels[, classes])`` with images NHWC, NCHW or NHW. The
+    dataset's own ``transform`` is NOT used.
+
+    Shuffling: each epoch (each ``iter()``) draws a fresh ``torch.randperm``
+    from ``self.generator``, seeded with ``seed``, so the sequence of orders is
+    reproducible; its state is what a checkpoint stores (like
+    ``DataLoader.generator``). ``set_epoch(k)`` jumps to epoch ``k``'s order.
+    """
+
+    def __init__(self, dataset_or_tensors: Any, batch_size: int, *, device: str | torch.device = "cpu",
+                 shuffle: bool = True, drop_last: bool = False, augment: BatchAugment | None = None,
+                 mean: Sequence[float] | None = (0.5, 0.5, 0.5),
+                 std: Sequence[float] | None = (0.5, 0.5, 0.5), seed: int = 0,
+                 channels_last: bool = False) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if (mean is None) != (std is None):
+            raise ValueError("give both mean and std, or neither")
+        images, labels, self.classes = _extract(dataset_or_tensors)
+        self.device = torch.device(device)
+        self.images = images.to(self.device).contiguous()
+        self.labels = labels.to(self.device)
+        self.dataset = dataset_or_tensors
+        self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
+        self.augment, self.training, self.channels_last = augment, True, channels_last
+        channels = self.images.shape[1]
+        self.mean = _stats(mean, channels, "mean", self.device)
+        self.std = _stats(std, channels, "std", self.device)
+        self.seed, self.epoch = int(seed), 0
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    @property
+    def dataset_size(self) -> int:
+        """Number of samples (images) held."""
+        return self.images.shape[0]
+
+    def __len__(self) -> int:
+        """Number of batches per epoch."""
+        n, b = self.dataset_size, self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def train(self, mode: bool = True) -> DeviceLoader:
+        """Switch augmentation on (``mode=True``) or off; returns ``self``."""
+        self.training = mode
+        return self
+
+    def eval(self) -> DeviceLoader:
+        """Switch augmentation off; returns ``self``."""
+        return self.train(False)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next ``iter()`` use epoch ``epoch``'s order (epochs count from 0)."""
+        self.generator.manual_seed(self.seed)
+        if self.shuffle:
+            for _ in range(epoch):
+                torch.randperm(self.dataset_size, generator=self.generator)
+        self.epoch = epoch
+
+    def _order(self) -> torch.Tensor | None:
+        """This epoch's sample order on the device (None: in storage order)."""
+        if not self.shuffle:
+            return None
+        return torch.randperm(self.dataset_size, generator=self.generator).to(self.device)
+
+    def _batch(self, start: int, order: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch at ``start`` of this epoch: gathered, converted, augmented, normalised."""
+        stop = start + self.batch_size
+        if order is None:
+            images, y = self.images[start:stop], self.labels[start:stop]
+        else:
+            idx = order[start:stop]
+            images, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
+        x = images.to(torch.float32).div_(255)
+        if self.augment is not None and self.training:
+            x = self.augment(x)
+        if self.mean is not None:
+            x = x.sub_(self.mean).div_(self.std)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(x, y)`` batches for one epoch."""
+        order = self._order()
+        self.epoch += 1
+        for i in range(len(self)):
+            yield self._batch(i * self.batch_size, order)
+
+    def __repr__(self) -> str:
+        shape = tuple(self.images.shape[1:])
+        return (f"DeviceLoader(samples={self.dataset_size}, image={shape}, batch_size={self.batch_size}, "
+                f"batches={len(self)}, device={str(self.device)!r}, shuffle={self.shuffle}, "
+                f"augment={self.augment!r})")
