@@ -160,10 +160,13 @@ def _progress(loader: Iterable, max_batches: int | None, progress: bool, desc: s
         total = len(loader)  # type: ignore[arg-type]
     except TypeError:  # IterableDataset without __len__
         total = None
+    # One iter() here: tqdm.auto would call iter() on a bare DataLoader twice, and each call
+    # draws from the loader's generator (and starts workers), shifting the shuffling order.
+    batches: Iterable = iter(loader)
     if max_batches is not None:
         total = max_batches if total is None else min(total, max_batches)
-        loader = itertools.islice(loader, max_batches)
-    return tqdm(loader, total=total, desc=desc, leave=False, disable=not progress)
+        batches = itertools.islice(batches, max_batches)
+    return tqdm(batches, total=total, desc=desc, leave=False, disable=not progress)
 
 
 def _batch_weight(criterion: nn.Module, batch_size: int) -> int:

@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils import checkpoint as ck
+from course_utils import engine
 from course_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -357,7 +358,6 @@ def _setup(init_seed: int, loader_seed: int) -> dict:
 
 
 def test_fit_resume_is_bitwise_identical(tmp_path: Path) -> None:
-    engine = pytest.importorskip("course_utils.engine")
     common = dict(criterion=nn.CrossEntropyLoss(), device="cpu", progress=False)
 
     full = _setup(init_seed=1, loader_seed=0)

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import course_utils
-from course_utils import engine, models
+from course_utils import engine, models, viz
 from course_utils.engine import History
 
 
@@ -342,13 +342,11 @@ def test_resume_without_a_checkpoint_starts_fresh(tmp_path, capsys, monkeypatch)
 
 
 def test_fit_resume_bitwise_identical_with_real_checkpoint(tmp_path):
-    pytest.importorskip("course_utils.checkpoint")
     assert_resume_is_bitwise_identical(tmp_path / "run.pt")
     assert (tmp_path / "run.pt").is_file()
 
 
 def test_live_plot_updates_once_per_epoch(monkeypatch):
-    viz = pytest.importorskip("course_utils.viz")
     seen: list[list[int]] = []
 
     class Recorder:
@@ -366,7 +364,6 @@ def test_live_plot_updates_once_per_epoch(monkeypatch):
 
 
 def test_history_plot_uses_viz():
-    pytest.importorskip("course_utils.viz")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -375,3 +372,30 @@ def test_history_plot_uses_viz():
                            "seconds": [1.0, 1.0]})
     fig = h.plot(title="run")
     assert fig.axes
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_train_one_epoch_matches_a_plain_loop_on_a_shuffled_loader(progress):
+    """One iter() per epoch: the engine sees the same shuffled batches as a plain for-loop.
+
+    tqdm.auto calls iter() on what it wraps in its constructor too; handing it the bare
+    DataLoader drew twice from the loader's generator and trained on another order.
+    """
+    ds = quadrant_images(64)
+
+    def run(use_engine: bool) -> torch.Tensor:
+        torch.manual_seed(0)
+        model = models.MnistCNN(num_classes=4)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        train = loader(ds, 8, shuffle=True, seed=3)
+        if use_engine:
+            engine.train_one_epoch(model, train, optimizer, criterion=nn.CrossEntropyLoss(),
+                                   device="cpu", progress=progress)
+        else:
+            for x, y in train:
+                optimizer.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                optimizer.step()
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    assert torch.equal(run(True), run(False))
