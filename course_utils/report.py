@@ -12,9 +12,11 @@ import json
 import os
 import platform
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 
 def build_dir() -> Path:
@@ -87,52 +89,102 @@ def load_results(directory: Path | None = None) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
 
 
-def results_table(results: Sequence[dict[str, Any]], wall: dict[str, float] | None = None) -> str:
+def results_table(results: Sequence[dict[str, Any]], wall: dict[str, float] | None = None,
+                  failed: dict[str, str] | None = None) -> str:
     """A Markdown table: notebook, profile, device, data source, headline figures, seconds."""
     lines = ["| notebook | profile | device | data source | headline figures | seconds |",
              "| --- | --- | --- | --- | --- | --- |"]
-    by_id = {r["notebook"]: r for r in results}
+    by_id, failed = {r["notebook"]: r for r in results}, failed or {}
     for nb_id in sorted(set(by_id) | set(wall or {})):
         r = by_id.get(nb_id, {"profile": "-", "device": "-", "data_source": "-",
                               "figures": {"note": "no figures recorded"}})
         figs = ", ".join(f"{k} {_fmt(v)}" for k, v in r["figures"].items() if k != "seconds")
+        if nb_id in failed:
+            figs = f"FAILED: {failed[nb_id]}"
         secs = (wall or {}).get(nb_id, r["figures"].get("seconds", float("nan")))
         lines.append(f"| {nb_id} | {r['profile']} | {r['device']} | {r['data_source']} "
                      f"| {figs} | {secs:.0f} |")
     return "\n".join(lines) + "\n"
 
 
-def run_notebooks(paths: Sequence[str | os.PathLike], *, timeout: int = -1) -> Path:
-    """Execute notebooks headlessly with a progress bar; write copies and ``results.md``."""
-    import nbformat
+@contextmanager
+def _ticking(bar: Any, every: float = 1.0) -> Iterator[None]:
+    """Redraw ``bar`` every ``every`` seconds, so its clock runs during a long cell."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(every):
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _first_line(source: str, width: int = 40) -> str:
+    lines = [line for line in source.splitlines() if line.strip() and not line.startswith("#")]
+    return (lines[0][:width] if lines else "")
+
+
+def execute_notebook(nb: Any, path: Path, *, timeout: int = -1) -> str | None:
+    """Run every cell of ``nb`` in a fresh kernel, with a progress bar per cell.
+
+    Returns None, or the error of the first cell that failed (later cells do not run).
+    """
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
     from tqdm.auto import tqdm
 
-    out_dir, wall = build_dir() / "notebooks", {}
+    client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
+    with client.setup_kernel(), tqdm(total=len(nb.cells), desc=path.stem, unit="cell") as bar:
+        with _ticking(bar):
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    bar.set_postfix_str(_first_line(cell.source), refresh=True)
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as err:
+                    return f"cell {index}: {getattr(err, 'ename', 'error')}: {getattr(err, 'evalue', '')}"
+                bar.update()
+    return None
+
+
+def run_notebooks(paths: Sequence[str | os.PathLike], *, timeout: int = -1) -> tuple[Path, dict[str, str]]:
+    """Execute notebooks headlessly; write executed copies and ``results.md``.
+
+    A failing notebook does not stop the others; returns the table's path and the failures.
+    """
+    import nbformat
+
+    out_dir, wall, failed = build_dir() / "notebooks", {}, {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in map(Path, paths):  # no stale figures from an earlier run
         (build_dir() / "results" / f"{path.stem[:2]}.json").unlink(missing_ok=True)
     for path in map(Path, paths):
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
         start = time.perf_counter()
-        with client.setup_kernel():
-            for index, cell in enumerate(tqdm(nb.cells, desc=path.stem, unit="cell")):
-                client.execute_cell(cell, index)
+        error = execute_notebook(nb, path, timeout=timeout)
         wall[path.stem[:2]] = time.perf_counter() - start
+        if error:
+            failed[path.stem[:2]] = error
+            print(f"[course] {path.name} failed at {error}", file=sys.stderr)
         nbformat.write(nb, out_dir / path.name)
     table = build_dir() / "results.md"
-    table.write_text("# Course results\n\n" + results_table(load_results(), wall))
+    table.write_text("# Course results\n\n" + results_table(load_results(), wall, failed))
     print(table.read_text())
-    return table
+    return table, failed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``run NOTEBOOK...`` or ``table``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["run"] and len(args) > 1:
-        run_notebooks(args[1:])
-        return 0
+        _, failed = run_notebooks(args[1:])
+        return 1 if failed else 0
     if args[:1] == ["table"]:
         print(results_table(load_results()))
         return 0

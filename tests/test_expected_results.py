@@ -74,3 +74,31 @@ def test_recorded_figures_meet_floors(session_start: float) -> None:
         pytest.skip("no notebook recorded results in this pytest session (run pytest tests notebooks)")
     results = [json.loads(p.read_text()) for p in fresh]
     assert floor_violations(results, load_floors()) == []
+
+
+def test_floors_catch_a_run_that_does_not_learn(shared_data: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lesson 05 with a learning rate of 0, run as nbval would: its figures fall below the floors."""
+    import nbclient
+    import nbformat
+
+    source = NOTEBOOKS / "05_lenet_variants_cifar10.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    setup_cells = [c for c in nb.cells if "config.setup(epochs=12" in c.source]
+    assert len(setup_cells) == 1 and "lr=1e-3" in setup_cells[0].source
+    setup_cells[0].source = setup_cells[0].source.replace("lr=1e-3", "lr=0.0")
+    for variable, value in {"COURSE_PROFILE": "smoke", "COURSE_DATA_DIR": str(shared_data),
+                            "COURSE_BUILD_DIR": str(tmp_path / "build"), "COURSE_LIVE_PLOT": "0",
+                            "MPLBACKEND": "Agg", "COURSE_OFFLINE": "1"}.items():
+        monkeypatch.setenv(variable, value)
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+
+    result = json.loads((tmp_path / "build" / "results" / "05.json").read_text())
+    assert (result["profile"], result["data_kind"]) == ("smoke", "subset")
+    floors = load_floors()["05"]["smoke"]["subset"]
+    assert all(result["figures"][name] < 0.15 for name in floors), result["figures"]
+    problems = floor_violations([result], load_floors())
+    assert len(problems) == len(floors) == 2
+    assert all(p.startswith("notebook 05 (smoke, subset data): v") and "is below its floor" in p
+               for p in problems), problems

@@ -9,6 +9,7 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CHECK = "# NBVAL_CHECK_OUTPUT"
+RAISES = "# NBVAL_RAISES_EXCEPTION"
 
 
 def code_cells(path: Path) -> list[tuple[int, dict]]:
@@ -28,6 +29,9 @@ def checked_cell_problems(path: Path) -> list[str]:
                 problems.append(f"cell {i}: {CHECK} but no execution count")
         elif cell.get("outputs") or cell.get("execution_count") is not None:
             problems.append(f"cell {i}: unchecked cell with stored output (strip it)")
+        if RAISES in src:
+            problems.append(f"cell {i}: {RAISES} comment; tag the cell raises-exception instead "
+                            "(nbval and JupyterLab's Run All both honour the tag)")
     return problems
 
 
@@ -53,3 +57,13 @@ def test_hygiene_check_catches_empty_checked_cell(tmp_path: Path) -> None:
     path.write_text(json.dumps(nb))
     assert checked_cell_problems(path) == ["cell 0: # NBVAL_CHECK_OUTPUT but no stored output",
                                            "cell 0: # NBVAL_CHECK_OUTPUT but no execution count"]
+
+
+def test_hygiene_check_wants_the_raises_exception_tag(tmp_path: Path) -> None:
+    nb = {"cells": [{"cell_type": "code", "source": [RAISES + "\n", "1 / 0"],
+                     "outputs": [], "execution_count": None, "metadata": {}}]}
+    path = tmp_path / "bad.ipynb"
+    path.write_text(json.dumps(nb))
+    assert checked_cell_problems(path) == [
+        "cell 0: # NBVAL_RAISES_EXCEPTION comment; tag the cell raises-exception instead "
+        "(nbval and JupyterLab's Run All both honour the tag)"]
