@@ -14,7 +14,7 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup course test test-unit test-notebooks test-latest gpu-test lab constraints clean
+.PHONY: setup course test test-unit test-notebooks test-browser test-latest gpu-test lab constraints clean
 
 setup: $(STAMP)
 
@@ -32,11 +32,17 @@ test: $(STAMP)
 	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
 
 test-unit: $(STAMP)
-	COURSE_PROFILE=smoke COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest tests -p no:cacheprovider -ra
+	COURSE_PROFILE=smoke COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest tests \
+	    --ignore=tests/browser -p no:cacheprovider -ra
 
 test-notebooks: $(STAMP)
 	COURSE_PROFILE=smoke COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest notebooks \
 	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
+
+# The learner's view: notebooks run in JupyterLab in headless Chromium (/usr/bin/chromium),
+# screenshots in build/screenshots/. `make test` runs them too, or says why it skipped them.
+test-browser: $(STAMP)
+	COURSE_PROFILE=smoke $(BIN)/python -m pytest tests/browser -p no:cacheprovider -ra
 
 # The newest releases of everything (no constraints file), in a venv of its own.
 test-latest:
