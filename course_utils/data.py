@@ -22,12 +22,15 @@ import warnings
 import zipfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, get_worker_info
+
+if TYPE_CHECKING:  # for annotations only; torchvision is imported when first needed
+    from torchvision.datasets import ImageFolder
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
@@ -36,7 +39,6 @@ MNIST_CLASSES = ("0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
 SUBSET_FILE = "cifar10_subset.npz"
 DOWNLOAD_HOSTS = {"cifar10": "www.cs.toronto.edu", "mnist": "ossci-datasets.s3.amazonaws.com"}
 NETWORK_TIMEOUT_S = 2.0
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 EXPORT_MARKER = ".course_image_folder"
 
 
@@ -461,7 +463,7 @@ def image_files(root: str | os.PathLike) -> tuple[list[str], list[tuple[str, int
     root = Path(root)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     files = [(str(f), label) for label, name in enumerate(classes)
-             for f in sorted((root / name).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+             for f in sorted((root / name).iterdir()) if _is_image_name(f.name)]
     return classes, files
 
 
@@ -517,11 +519,6 @@ def __getattr__(name: str) -> Any:
 
 
 # ---- image folders: validation (lesson 07)
-from typing import TYPE_CHECKING  # noqa: E402 - kept with the section that needs it
-
-if TYPE_CHECKING:  # pragma: no cover - for the annotation only; torchvision is imported lazily
-    from torchvision.datasets import ImageFolder
-
 IGNORED_FOLDER_FILES = ("thumbs.db", "desktop.ini")  # operating-system metadata, never images
 MAX_REPORTED_FILES = 20
 

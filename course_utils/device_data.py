@@ -314,7 +314,9 @@ def _stats(values: Sequence[float] | None, channels: int, name: str,
     """``(1, C, 1, 1)`` float tensor; one value, or equal values, serve any number of channels."""
     if values is None:
         return None
-    vals = [float(v) for v in (values if isinstance(values, Sequence) else [values])]
+    if torch.is_tensor(values):
+        values = values.detach().cpu().tolist()
+    vals = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=np.float64))]  # also numpy arrays
     if len(vals) != channels:
         if len(set(vals)) != 1:
             raise ValueError(f"{name} has {len(vals)} values for {channels}-channel images")

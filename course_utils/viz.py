@@ -167,8 +167,9 @@ def plot_per_class_accuracy(acc: Any, classes: Sequence[str]) -> Figure:
         ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom", fontsize=8)
     if not np.all(np.isnan(percent)):
-        ax.axhline(np.nanmean(percent), color="gray", linestyle="--", label="mean")
-        ax.legend(loc="lower right")
+        mean = np.nanmean(percent)
+        ax.axhline(mean, color="gray", linestyle="--", label=f"mean of the classes: {mean:.0f}%")
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)  # above the bars
     ax.set_xticks(range(len(classes)), [str(c) for c in classes], rotation=45, ha="right")
     ax.set_ylim(0, 105)
     ax.set_ylabel("accuracy (%)")

@@ -294,3 +294,17 @@ def test_real_torchvision_mnist(shared_data) -> None:
     assert x.shape == (100, 1, 28, 28)
     torch.testing.assert_close(x, torch.stack([ds[i][0] for i in range(100)]), atol=1e-6, rtol=0)
     assert y.tolist() == ds.targets[:100].tolist()
+
+
+def test_mean_and_std_as_arrays_tensors_or_one_number() -> None:
+    """compute_mean_std gives tuples, but arrays, tensors and a single number work too."""
+    ds = _uint8_dataset(6)
+    mean, std = (0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)
+    reference = next(iter(DeviceLoader(ds, 6, shuffle=False, mean=mean, std=std)))[0]
+    for m, s in [(np.array(mean), np.array(std)), (torch.tensor(mean), torch.tensor(std))]:
+        x = next(iter(DeviceLoader(ds, 6, shuffle=False, mean=m, std=s)))[0]
+        assert torch.equal(x, reference)
+    half = next(iter(DeviceLoader(ds, 6, shuffle=False, mean=0.5, std=np.float64(0.5))))[0]
+    assert torch.equal(half, next(iter(DeviceLoader(ds, 6, shuffle=False)))[0])  # the default 0.5
+    torch.testing.assert_close(half, torch.as_tensor(ds.data).permute(0, 3, 1, 2).float().div(255)
+                               .sub(0.5).div(0.5), atol=1e-6, rtol=0)

@@ -115,6 +115,7 @@ def test_per_class_accuracy_bars_in_percent() -> None:
     assert [p.get_height() for p in ax.patches] == pytest.approx([50.0, 25.0, 0.0])
     assert [t.get_text() for t in ax.texts] == ["50%", "25%", "n/a"]
     assert ax.lines[0].get_ydata()[0] == pytest.approx(37.5)  # mean of the classes present
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["mean of the classes: 38%"]
 
 
 # ---------------------------------------------------------------- histories
