@@ -26,6 +26,7 @@ SMOKE_TRAIN_SAMPLES = 2000
 SMOKE_TEST_SAMPLES = 500
 QUICK_MAX_EPOCHS = 3
 SMALL_IMAGE_SIZE = 64
+SMOKE_LOG_DIVISOR = 20  # the blitz logs every 2,000 of 12,500 batches; smoke has 500 to 1,250
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def scale_params(values: dict[str, Any], profile: str) -> dict[str, Any]:
         if "epochs" in out:
             out["epochs"] = 1
         if out.get("log_every"):
-            out["log_every"] = max(1, int(out["log_every"]) // 80)
+            out["log_every"] = max(1, int(out["log_every"]) // SMOKE_LOG_DIVISOR)
     if profile == "quick" and "epochs" in out:
         out["epochs"] = min(int(out["epochs"]), QUICK_MAX_EPOCHS)
     if profile in ("smoke", "quick") and "image_size" in out:

@@ -18,12 +18,12 @@ def test_smoke_profile_scales_epochs_data_and_logging(monkeypatch, capsys) -> No
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
     cfg = config.setup(epochs=20, batch_size=100, lr=0.001, log_every=2000, seed=3)
     assert (cfg.profile, cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed) == ("smoke", 1, 100, 0.001, 3)
-    assert cfg.log_every == 25
+    assert cfg.log_every == 100
     assert (cfg.train_samples, cfg.test_samples) == (2000, 500)
-    assert cfg.changes == {"epochs": (20, 1), "log_every": (2000, 25)}
+    assert cfg.changes == {"epochs": (20, 1), "log_every": (2000, 100)}
     banner = capsys.readouterr().out.strip()
     assert banner.count("\n") == 0
-    assert "profile smoke" in banner and "epochs 20->1" in banner and "log_every 2000->25" in banner
+    assert "profile smoke" in banner and "epochs 20->1" in banner and "log_every 2000->100" in banner
     assert f"device {cfg.device.type}" in banner and "train samples ->2000" in banner
 
 
