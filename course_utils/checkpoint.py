@@ -105,7 +105,7 @@ def _history_dict(history: Any) -> dict | None:
 
 
 def _loader_generators(loader: Any) -> dict[str, torch.Generator]:
-    """The generators that decide a DataLoader's shuffling order.
+    """The generators that decide a loader's shuffling order (and a DeviceLoader's augmentation).
 
     A wrapper (e.g. a device loader) is looked through via ``.loader``,
     ``.dataloader`` or ``.dl`` when it has no generator of its own.
@@ -121,6 +121,9 @@ def _loader_generators(loader: Any) -> dict[str, torch.Generator]:
     sampler_gen = getattr(getattr(loader, "sampler", None), "generator", None)
     if isinstance(sampler_gen, torch.Generator) and sampler_gen is not gen:
         found["sampler"] = sampler_gen
+    augment_gen = getattr(getattr(loader, "augment", None), "generator", None)  # DeviceLoader
+    if isinstance(augment_gen, torch.Generator) and augment_gen not in (gen, sampler_gen):
+        found["augment"] = augment_gen
     return found
 
 

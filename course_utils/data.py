@@ -70,15 +70,21 @@ def local_data_dir() -> Path | None:
     return path
 
 
-@lru_cache(maxsize=None)
 def network_available(host: str, *, timeout: float = NETWORK_TIMEOUT_S) -> bool:
     """True when ``host`` answers on port 443 within ``timeout`` seconds.
 
-    ``COURSE_OFFLINE=1`` answers False at once. The probe runs in a daemon
-    thread, so a hanging DNS lookup cannot stall the caller.
+    ``COURSE_OFFLINE=1`` answers False at once, also after an earlier probe. The
+    probe runs in a daemon thread, so a hanging DNS lookup cannot stall the
+    caller; its answer is remembered per host (``network_available.cache_clear()``).
     """
     if os.environ.get("COURSE_OFFLINE", "") not in ("", "0"):
         return False
+    return _probe(host, timeout)
+
+
+@lru_cache(maxsize=None)
+def _probe(host: str, timeout: float) -> bool:
+    """One connection attempt to ``host``:443 in a daemon thread, at most ``timeout`` seconds."""
     result: list[bool] = []
 
     def probe() -> None:
@@ -92,6 +98,9 @@ def network_available(host: str, *, timeout: float = NETWORK_TIMEOUT_S) -> bool:
     thread.start()
     thread.join(timeout)
     return bool(result and result[0])
+
+
+network_available.cache_clear = _probe.cache_clear  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------ array datasets
@@ -312,8 +321,14 @@ def describe_source(name: str, root: str | os.PathLike | None = None) -> str:
 
 # ------------------------------------------------------------------ subsets
 def targets_of(dataset: Dataset) -> np.ndarray:
-    """The labels of ``dataset`` as an int64 array (reads ``.targets`` when it has one)."""
+    """The labels of ``dataset`` as an int64 array (reads ``.targets`` when it has one).
+
+    For a ``Subset`` without ``.targets`` they come from the dataset inside it, so no
+    image is loaded (or transformed) just to learn its label.
+    """
     targets = getattr(dataset, "targets", None)
+    if targets is None and isinstance(dataset, Subset):
+        return targets_of(dataset.dataset)[np.asarray(dataset.indices, dtype=np.int64)]
     if targets is None:
         targets = [dataset[i][1] for i in range(len(dataset))]
     return np.asarray(torch.as_tensor(targets).cpu(), dtype=np.int64)
@@ -349,9 +364,16 @@ def select(dataset: Dataset, indices: Sequence[int]) -> Dataset:
         out.targets = [s[1] for s in out.samples]
         return out
     subset = Subset(dataset, idx.tolist())
-    subset.classes = getattr(dataset, "classes", None)
+    subset.classes = _classes_of(dataset)
     subset.targets = targets_of(dataset)[idx].tolist()
     return subset
+
+
+def _classes_of(dataset: Dataset) -> Any:
+    """``dataset.classes``, looking inside (nested) ``Subset`` wrappers."""
+    while getattr(dataset, "classes", None) is None and isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return getattr(dataset, "classes", None)
 
 
 def limit(dataset: Dataset, n: int | None, *, seed: int = 0) -> Dataset:
@@ -400,22 +422,31 @@ def make_loader(dataset: Dataset, cfg: Any, *, train: bool, batch_size: int | No
                 drop_last: bool = False) -> DataLoader:
     """A DataLoader set up from a RunConfig: its batch size, a seeded generator, pinned memory on CUDA.
 
-    ``shuffle`` defaults to ``train``. The generator (``loader.generator``) fixes the
-    shuffling order, so a checkpoint can store it and a resumed run repeats it.
+    ``shuffle`` defaults to ``train`` (never for an ``IterableDataset``, which sets its own
+    order). The generator (``loader.generator``) fixes the shuffling order, so a checkpoint
+    can store it and a resumed run repeats it. Workers are not kept alive between epochs:
+    persistent workers draw their seeds once, and a resumed run would then shuffle and
+    augment differently from an uninterrupted one.
     """
+    if shuffle is None:
+        shuffle = train and not isinstance(dataset, IterableDataset)
     generator = torch.Generator().manual_seed(int(cfg.seed))
     return DataLoader(
-        dataset, batch_size=batch_size or cfg.batch_size,
-        shuffle=train if shuffle is None else shuffle, num_workers=num_workers,
-        drop_last=drop_last, generator=generator,
+        dataset, batch_size=batch_size or cfg.batch_size, shuffle=shuffle,
+        num_workers=num_workers, drop_last=drop_last, generator=generator,
         pin_memory=getattr(cfg.device, "type", "cpu") == "cuda",
-        persistent_workers=num_workers > 0,
     )
 
 
 # ------------------------------------------------------------ image folders
 def _raw_view(dataset: Dataset) -> Dataset:
-    """The dataset without its transform, so items are PIL images."""
+    """The dataset without its transform, so items are PIL images (also inside a ``Subset``)."""
+    if isinstance(dataset, Subset):
+        raw_subset = Subset(_raw_view(dataset.dataset), dataset.indices)
+        for name in ("classes", "targets"):
+            if hasattr(dataset, name):
+                setattr(raw_subset, name, getattr(dataset, name))
+        return raw_subset
     raw = copy.copy(dataset)
     if hasattr(raw, "transform"):
         raw.transform = None
@@ -446,7 +477,7 @@ def export_image_folder(dataset: Dataset, out_dir: str | os.PathLike, *, per_cla
     out_dir = Path(out_dir)
     _prepare_folder(out_dir, overwrite)
     raw, targets = _raw_view(dataset), targets_of(dataset)
-    classes = list(getattr(dataset, "classes", None) or [str(c) for c in np.unique(targets)])
+    classes = list(_classes_of(dataset) or [str(c) for c in np.unique(targets)])
     for label, name in enumerate(classes):
         folder = out_dir / name.replace(os.sep, "_")
         folder.mkdir(parents=True, exist_ok=True)

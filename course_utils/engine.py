@@ -65,7 +65,9 @@ class History:
     extra: dict[str, list[float]] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> list[float]:
-        extra = self.__dict__.get("extra", {})
+        if name.startswith("__") or "extra" not in self.__dict__:  # copy/pickle probe a bare instance
+            raise AttributeError(name)
+        extra = self.__dict__["extra"]
         if name in extra:
             return extra[name]
         raise AttributeError(f"History has no series {name!r}; it has {list(self.to_dict())}")
@@ -107,12 +109,18 @@ class History:
 # ---------------------------------------------------------------- helpers
 
 
-def _resolve_device(model: nn.Module, device: torch.device | str | None) -> torch.device:
-    """``device`` as a torch.device; None means wherever the model's parameters are."""
-    if device is not None:
-        return torch.device(device)
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
+def _place(model: nn.Module, device: torch.device | str | None) -> torch.device:
+    """Move ``model`` to ``device`` and return it as a torch.device.
+
+    None leaves the model where its parameters are. Moving keeps the parameter
+    objects, so an optimizer built before still updates them.
+    """
+    if device is None:
+        param = next(model.parameters(), None)
+        return param.device if param is not None else torch.device("cpu")
+    device = torch.device(device)
+    model.to(device)
+    return device
 
 
 def _amp_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
@@ -122,7 +130,11 @@ def _amp_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         warnings.warn(f"amp=True only applies on CUDA; ignored on {device.type}", stacklevel=3)
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    try:  # emulated bf16 (pre-Ampere GPUs such as Colab's T4) is slow: use fp16 there
+        native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch < 2.3 has no including_emulation and does not count emulation
+        native_bf16 = torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if native_bf16 else torch.float16
 
 
 def _channels_last(channels_last: bool, device: torch.device) -> bool:
@@ -194,7 +206,7 @@ def _no_samples(what: str) -> ValueError:
 def _train_setup(model: nn.Module, device: torch.device | str | None, amp: bool,
                  channels_last: bool, scaler: Any) -> tuple[torch.device, Any, bool, Any]:
     """Resolve device/AMP/channels-last, make a GradScaler for fp16, put the model in train mode."""
-    device = _resolve_device(model, device)
+    device = _place(model, device)
     dtype, use_cl = _amp_dtype(amp, device), _channels_last(channels_last, device)
     if dtype == torch.float16 and scaler is None:
         scaler = _grad_scaler()
@@ -215,7 +227,8 @@ def train_one_epoch(
     Every ``log_every`` batches prints the blitz line ``[epoch, batch] loss: x.xxx``
     (mean batch loss since the last line). Returns ``loss`` and ``acc``
     (sample-weighted over the epoch), ``samples``, ``seconds`` and
-    ``running_loss`` (the printed values).
+    ``running_loss`` (the printed values). ``device`` (default: where the model
+    is) receives the model and every batch.
     """
     device, dtype, use_cl, scaler = _train_setup(model, device, amp, channels_last, scaler)
     acc_dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS lacks float64
@@ -257,9 +270,10 @@ def evaluate(
     ``criterion`` defaults to cross-entropy. Returns ``loss``, ``acc`` (top-1)
     and ``top{k}`` for each ``k`` in ``topk`` (fractions, sample-weighted),
     ``samples`` and ``seconds``. The model's train/eval mode is restored.
+    ``device`` (default: where the model is) receives the model and every batch.
     """
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
-    device = _resolve_device(model, device)
+    device = _place(model, device)
     dtype, use_cl = _amp_dtype(amp, device), _channels_last(channels_last, device)
     ks = sorted({1, *(int(k) for k in topk)})
     loss_sum, samples, correct = 0.0, 0, dict.fromkeys(ks, 0)
@@ -319,9 +333,7 @@ def predict(
     Raises TypeError for a PIL image and ValueError for a single (C, H, W) image.
     """
     _check_predict_input(inputs)
-    if device is not None:
-        model.to(device)
-    device = _resolve_device(model, device)
+    device = _place(model, device)
     was_training = model.training
     model.eval()
     try:
@@ -421,8 +433,7 @@ def fit(
     saved epoch, bitwise identically to an uninterrupted run on the CPU.
     ``device=None`` keeps the model where it is. Prints one line per epoch.
     """
-    device = _resolve_device(model, device)
-    model.to(device)
+    device = _place(model, device)
     dtype, use_cl = _amp_dtype(amp, device), _channels_last(channels_last, device)
     scaler = _grad_scaler() if dtype == torch.float16 else None
     path = Path(checkpoint) if checkpoint is not None else None

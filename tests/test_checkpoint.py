@@ -388,3 +388,19 @@ def test_fit_resume_is_bitwise_identical(tmp_path: Path) -> None:
     a.pop("seconds"), b.pop("seconds")
     assert a == b and a["epoch"] == [1, 2, 3, 4]
     assert load_checkpoint(tmp_path / "part.pt", model=SmallNet())["epoch"] == 4
+
+
+def test_device_loader_augmentation_generator_is_saved_and_restored(tmp_path: Path) -> None:
+    """A resumed DeviceLoader run must draw the same augmentations, not only the same order."""
+    from course_utils.device_data import BatchAugment, DeviceLoader
+
+    images = torch.randint(0, 256, (12, 8, 8, 3), dtype=torch.uint8)
+    augment = BatchAugment(generator=torch.Generator().manual_seed(3))
+    loader = DeviceLoader((images, torch.arange(12) % 3), 4, device="cpu", augment=augment, seed=1)
+    model = SmallNet()
+    path = save_checkpoint(tmp_path / "dl.pt", model=model, epoch=1, loader=loader)
+    expected = [x for x, _ in loader]                 # what the next epoch gives after the save
+    assert "augment" in torch.load(path, weights_only=True)["rng_state"]
+    load_checkpoint(path, model=model, loader=loader)  # back to the saved point
+    again = [x for x, _ in loader]
+    assert all(torch.equal(a, b) for a, b in zip(expected, again))

@@ -49,12 +49,11 @@ def test_banner_names_data_sources(monkeypatch, capsys, offline) -> None:
     assert "data cifar10: synthetic (offline stand-in)" in capsys.readouterr().out
 
 
-def test_default_profile_follows_the_device(monkeypatch) -> None:
+@pytest.mark.parametrize("device, profile", [("cpu", "quick"), ("mps", "full"), ("cuda", "full")])
+def test_default_profile_follows_the_device(monkeypatch, device, profile) -> None:
     monkeypatch.delenv("COURSE_PROFILE", raising=False)
-    expected = "full" if config.pick_device().type in ("cuda", "mps") else "quick"
-    assert config.resolve_profile() == expected
-    monkeypatch.setattr(config, "pick_device", lambda: torch.device("cuda"))
-    assert config.resolve_profile() == "full"
+    monkeypatch.setattr(config, "pick_device", lambda: torch.device(device))
+    assert config.resolve_profile() == profile
 
 
 def test_bogus_profile_lists_the_valid_ones(monkeypatch) -> None:

@@ -279,3 +279,59 @@ def test_image_folder_lists_every_bad_file_and_check_false_skips_the_check(tmp_p
 def test_image_folder_refuses_a_missing_root(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="nowhere"):
         data.image_folder(tmp_path / "nowhere")
+
+
+# ------------------------------------------------------------ wrappers: Subset, IterableDataset
+
+
+class CountingDataset(torch.utils.data.Dataset):
+    """Counts the items it is asked for, to prove that labels are read without loading images."""
+
+    def __init__(self, n: int) -> None:
+        self.targets = [i % 4 for i in range(n)]
+        self.classes = ["a", "b", "c", "d"]
+        self.loads = 0
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int):
+        self.loads += 1
+        return Image.new("RGB", (4, 4), (i % 256, 0, 0)), self.targets[i]
+
+
+def test_limit_on_a_subset_reads_labels_without_loading_images() -> None:
+    inner = CountingDataset(400)
+    part, _ = torch.utils.data.random_split(inner, [300, 100], generator=torch.Generator().manual_seed(0))
+    small = data.limit(part, 40, seed=0)
+    assert inner.loads == 0
+    assert small.classes == ["a", "b", "c", "d"]
+    assert np.bincount(small.targets).tolist() == [10, 10, 10, 10]
+    assert [inner.targets[part.indices[i]] for i in small.indices] == small.targets
+
+
+def test_export_image_folder_from_a_subset_of_a_transformed_dataset(tmp_path) -> None:
+    ds = data.synthetic_cifar10(train=False, n=40, seed=0)
+    ds.transform = transforms.ToTensor()  # the export must see the PIL images underneath
+    part = torch.utils.data.Subset(ds, list(range(1, 40)))
+    out = data.export_image_folder(part, tmp_path / "photos", per_class=1)
+    back = datasets.ImageFolder(out)
+    assert back.classes == sorted(ds.classes) and len(back) == len(set(data.targets_of(part).tolist()))
+
+
+def test_make_loader_leaves_an_iterable_dataset_unshuffled(tmp_path) -> None:
+    photos = data.export_image_folder(data.synthetic_cifar10(train=False, n=20, seed=0),
+                                      tmp_path / "photos", per_class=2)
+    cfg = config.setup(profile="full", batch_size=4, verbose=False)
+    stream = data.FileStreamDataset(photos, transforms.ToTensor())
+    batches = list(data.make_loader(stream, cfg, train=True))
+    assert sum(len(y) for _, y in batches) == len(stream) == 20
+
+
+def test_course_offline_wins_over_an_earlier_probe(monkeypatch) -> None:
+    data.network_available.cache_clear()
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    data.network_available("localhost", timeout=0.5)  # a probe whose answer is now cached
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    assert data.network_available("localhost", timeout=0.5) is False
+    data.network_available.cache_clear()

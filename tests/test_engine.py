@@ -363,17 +363,6 @@ def test_live_plot_updates_once_per_epoch(monkeypatch):
     assert seen == [[1], [1, 2], [1, 2, 3]]
 
 
-def test_history_plot_uses_viz():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    h = History.from_dict({"epoch": [1, 2], "train_loss": [1.0, 0.5], "train_acc": [0.4, 0.7],
-                           "val_loss": [1.1, 0.6], "val_acc": [0.35, 0.65], "lr": [0.1, 0.1],
-                           "seconds": [1.0, 1.0]})
-    fig = h.plot(title="run")
-    assert fig.axes
-
-
 @pytest.mark.parametrize("progress", [False, True])
 def test_train_one_epoch_matches_a_plain_loop_on_a_shuffled_loader(progress):
     """One iter() per epoch: the engine sees the same shuffled batches as a plain for-loop.
@@ -399,3 +388,57 @@ def test_train_one_epoch_matches_a_plain_loop_on_a_shuffled_loader(progress):
         return torch.cat([p.detach().flatten() for p in model.parameters()])
 
     assert torch.equal(run(True), run(False))
+
+
+def test_history_survives_copy_deepcopy_and_pickle():
+    import pickle
+
+    h = History()
+    h.append(epoch=1, train_loss=1.0, train_acc=0.5, val_top5=0.9)
+    for clone in (copy.copy(h), copy.deepcopy(h), pickle.loads(pickle.dumps(h))):
+        assert clone == h and clone.val_top5 == [0.9]
+
+
+@pytest.mark.parametrize("run", ["train_one_epoch", "evaluate"])
+def test_loops_move_the_model_to_the_device_they_are_given(run, monkeypatch):
+    model, optimizer, _, train, _ = make_run()
+    moved = []
+    real_to = model.to
+    monkeypatch.setattr(model, "to", lambda *a, **k: (moved.append(a), real_to(*a, **k))[1])
+    if run == "train_one_epoch":
+        engine.train_one_epoch(model, train, optimizer, criterion=nn.CrossEntropyLoss(),
+                               device="cpu", progress=False)
+    else:
+        engine.evaluate(model, train, device="cpu", progress=False)
+    assert moved == [(torch.device("cpu"),)]
+
+
+def test_amp_uses_fp16_where_bf16_would_only_be_emulated(monkeypatch):
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert engine._amp_dtype(True, cuda) == torch.float16  # a T4: bf16 only emulated
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert engine._amp_dtype(True, cuda) == torch.bfloat16  # Ampere and newer
+
+
+def test_resume_is_bitwise_identical_with_loader_workers(tmp_path):
+    """make_loader(num_workers=2): workers are not persistent, so a resumed run shuffles the same."""
+    from course_utils import config, data
+
+    cfg = config.setup(profile="full", batch_size=32, seed=0, verbose=False)
+
+    def run(seed: int):
+        torch.manual_seed(seed)
+        model = DropoutNet()
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        train = data.make_loader(quadrant_images(96), cfg, train=True, num_workers=2)
+        return model, optimizer, torch.optim.lr_scheduler.StepLR(optimizer, 1, 0.7), train
+
+    straight = run(0)
+    expected = fit_run(straight, 3)
+    fit_run(run(0), 1, checkpoint=tmp_path / "run.pt")
+    resumed_run = run(7)
+    resumed = fit_run(resumed_run, 3, checkpoint=tmp_path / "run.pt", resume=True)
+    assert resumed.train_loss == expected.train_loss
+    for key, value in straight[0].state_dict().items():
+        assert torch.equal(value, resumed_run[0].state_dict()[key]), key
