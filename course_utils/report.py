@@ -141,7 +141,7 @@ def execute_notebook(nb: Any, path: Path, *, timeout: int = -1) -> str | None:
 
     client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
     with client.setup_kernel(), tqdm(total=len(nb.cells), desc=path.stem, unit="cell") as bar:
-        with _ticking(bar):
+        with _ticking(bar, every=1.0 if sys.stderr.isatty() else 30.0):  # a log gets a line per 30 s
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type == "code":
                     bar.set_postfix_str(_first_line(cell.source), refresh=True)
