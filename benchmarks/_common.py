@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -69,9 +70,7 @@ def train_epoch(model: nn.Module, loader: Iterable, *, device: torch.device,
     model.train()
     sync(device)
     start = time.perf_counter()
-    for i, (inputs, labels) in enumerate(loader):
-        if max_batches is not None and i >= max_batches:
-            break
+    for inputs, labels in itertools.islice(loader, max_batches):
         inputs, labels = inputs.to(device), labels.to(device)
         loss = criterion(model(inputs), labels)
         optimizer.zero_grad()
@@ -85,9 +84,7 @@ def loader_pass(loader: Iterable, *, device: torch.device, max_batches: int | No
     """Seconds to iterate ``loader`` once without a model (the data pipeline alone)."""
     sync(device)
     start = time.perf_counter()
-    for i, (inputs, labels) in enumerate(loader):
-        if max_batches is not None and i >= max_batches:
-            break
+    for inputs, labels in itertools.islice(loader, max_batches):
         inputs, labels = inputs.to(device), labels.to(device)
     sync(device)
     return time.perf_counter() - start
