@@ -114,7 +114,7 @@ def scale_params(values: dict[str, Any], profile: str) -> dict[str, Any]:
 
 
 def _validate(values: dict[str, Any]) -> None:
-    for key in ("epochs", "batch_size", "image_size", "log_every"):
+    for key in ("epochs", "batch_size", "image_size", "log_every", "train_samples", "test_samples"):
         value = values.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
@@ -132,7 +132,7 @@ def _smoke_sizes(params: dict[str, Any], smoke: dict[str, Any] | None) -> tuple[
     unknown = sorted(set(smoke) - set(SMOKE_OVERRIDES))
     if unknown:
         raise ValueError(f"smoke= takes {', '.join(SMOKE_OVERRIDES)}; got {', '.join(unknown)}")
-    _validate({k: v for k, v in smoke.items() if k == "epochs"})
+    _validate(smoke)
     if "epochs" in smoke and "epochs" in params:
         params["epochs"] = smoke["epochs"]
     return (int(smoke.get("train_samples", SMOKE_TRAIN_SAMPLES)),

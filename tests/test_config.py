@@ -99,3 +99,5 @@ def test_smoke_overrides_are_checked(monkeypatch) -> None:
         config.setup(epochs=2, smoke={"lr": 0.1})
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         config.setup(epochs=2, smoke={"epochs": 0})
+    with pytest.raises(ValueError, match="train_samples must be a positive integer"):
+        config.setup(epochs=2, smoke={"train_samples": -5})
