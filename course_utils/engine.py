@@ -13,8 +13,11 @@ All losses and accuracies are sample-weighted: each batch counts by the number
 of samples in it, so a short last batch does not skew the epoch's figures.
 Accuracies are fractions in [0, 1].
 
-``amp=True`` (mixed precision) and ``channels_last=True`` only take effect on
-CUDA; elsewhere they are ignored with a warning.
+``amp=True`` (mixed precision) only takes effect on CUDA; elsewhere it is
+ignored with a warning. ``channels_last=True`` (the (N, H, W, C) memory layout
+for the model's weights and the batches) applies on CUDA and on the CPU, whose
+oneDNN convolutions are faster in it too; on other devices it is ignored with a
+warning.
 
 ``live_plot=True`` redraws the loss/accuracy figure after every epoch through
 ``viz.LivePlot``: only inside a running Jupyter/IPython kernel, and never when
@@ -138,9 +141,9 @@ def _amp_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
 
 
 def _channels_last(channels_last: bool, device: torch.device) -> bool:
-    """Whether to use the channels-last memory format (CUDA only)."""
-    if channels_last and device.type != "cuda":
-        warnings.warn(f"channels_last=True only applies on CUDA; ignored on {device.type}",
+    """Whether to use the channels-last memory format (CUDA and CPU only)."""
+    if channels_last and device.type not in ("cuda", "cpu"):
+        warnings.warn(f"channels_last=True only applies on CUDA and CPU; ignored on {device.type}",
                       stacklevel=3)
         return False
     return channels_last

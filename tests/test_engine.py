@@ -5,6 +5,7 @@ import copy
 import re
 import sys
 import types
+import warnings
 
 import pytest
 import torch
@@ -194,13 +195,35 @@ def test_fit_without_validation_loader():
     assert history.val_acc == [] and len(history.train_acc) == 1
 
 
-def test_amp_and_channels_last_are_ignored_on_cpu():
+def test_amp_is_ignored_on_cpu():
     model, optimizer, _, train, _ = make_run()
-    with pytest.warns(UserWarning, match="only applies on CUDA"):
+    with pytest.warns(UserWarning, match="amp=True only applies on CUDA"):
         history = engine.fit(model, train, epochs=1, optimizer=optimizer, amp=True,
-                             channels_last=True, criterion=nn.CrossEntropyLoss(),
-                             progress=False, verbose=False)
+                             criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
     assert len(history) == 1
+
+
+def _train_mnist_cnn(*, channels_last: bool) -> tuple[models.MnistCNN, dict]:
+    torch.manual_seed(0)
+    model = models.MnistCNN()
+    x, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
+    loader = DataLoader(TensorDataset(x, y), batch_size=10)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    engine.train_one_epoch(model, loader, optimizer, criterion=nn.CrossEntropyLoss(),
+                           channels_last=channels_last, progress=False)
+    return model, engine.evaluate(model, loader, channels_last=channels_last, progress=False)
+
+
+def test_channels_last_applies_on_cpu_and_trains_the_same():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "ignored" warning on the CPU
+        cl_model, cl_result = _train_mnist_cnn(channels_last=True)
+    plain_model, plain_result = _train_mnist_cnn(channels_last=False)
+    assert cl_model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not plain_model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(cl_model.parameters(), plain_model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert cl_result["loss"] == pytest.approx(plain_result["loss"], rel=1e-4)
 
 
 def test_live_plot_is_a_no_op_without_a_kernel(capsys):
