@@ -63,8 +63,15 @@ def sync(device: torch.device) -> None:
 
 
 def train_epoch(model: nn.Module, loader: Iterable, *, device: torch.device,
-                max_batches: int | None = None, lr: float = 1e-3) -> float:
-    """One epoch of the sources' loop (Adam, cross-entropy); returns wall seconds."""
+                max_batches: int | None = None, lr: float = 1e-3,
+                channels_last: bool = False) -> float:
+    """One epoch of the sources' loop (Adam, cross-entropy); returns wall seconds.
+
+    ``channels_last`` puts the model's weights and every batch in the (N, H, W, C)
+    memory layout, as ``engine.fit(..., channels_last=True)`` does.
+    """
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     criterion = nn.CrossEntropyLoss()
     model.train()
@@ -72,6 +79,8 @@ def train_epoch(model: nn.Module, loader: Iterable, *, device: torch.device,
     start = time.perf_counter()
     for inputs, labels in itertools.islice(loader, max_batches):
         inputs, labels = inputs.to(device), labels.to(device)
+        if channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         loss = criterion(model(inputs), labels)
         optimizer.zero_grad()
         loss.backward()

@@ -4,9 +4,10 @@ The sources' pipeline: ``Resize(32)``, ``RandomHorizontalFlip``, ``RandomRotatio
 ``RandomAffine(0, shear=10, scale=(0.8, 1.2))``, ``ColorJitter(0.2, 0.2, 0.2)``,
 ``ToTensor``, ``Normalize(0.5, 0.5)`` on each PIL image, in a ``DataLoader``
 with 0 and with 2 worker processes; against ``DeviceLoader`` +
-``BatchAugment`` (the same augmentations on whole batches), also with
-``channels_last=True`` batches (a memory layout the source's loop could use too,
-so that row is not part of the loader comparison). Data: the CIFAR-10
+``BatchAugment`` (the same augmentations on whole batches), also with the
+model and the batches in the channels-last memory layout (as
+``engine.fit(..., channels_last=True)`` does; the source's loop could use it
+too, so that row is not part of the loader comparison). Data: the CIFAR-10
 subset ``cifar10_subset.npz`` (5,085 training images). Adam (lr 1e-3),
 cross-entropy, batch 100 (the LeNet sources' settings). Prints a markdown table.
 
@@ -30,7 +31,7 @@ VARIANTS = ("pil_w0", "pil_w2", "device", "device_cl")
 LABELS = {"pil_w0": "PIL transforms, DataLoader num_workers=0",
           "pil_w2": "PIL transforms, DataLoader num_workers=2",
           "device": "DeviceLoader + BatchAugment",
-          "device_cl": "DeviceLoader + BatchAugment, channels_last=True"}
+          "device_cl": "DeviceLoader + BatchAugment, channels_last"}
 
 
 def pil_pipeline():
@@ -68,7 +69,7 @@ def run_variant(name: str, train, test_loader, args, device, max_batches) -> dic
     torch.manual_seed(args.seed)
     model = LeNetV2().to(device)
     seconds = C.train_epoch(model, make_loader(name, train, args, device), device=device,
-                            max_batches=max_batches)
+                            max_batches=max_batches, channels_last=name == "device_cl")
     data = C.loader_pass(make_loader(name, train, args, device), device=device, max_batches=max_batches)
     return {"seconds": seconds, "data": data, "acc": C.accuracy_of(model, test_loader, device=device)}
 

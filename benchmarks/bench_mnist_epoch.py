@@ -3,8 +3,12 @@
 The source loop: ``torchvision.datasets.MNIST`` with ``ToTensor``, ``DataLoader``
 (batch 50, shuffle), Adam (lr 1e-3), cross-entropy. The DeviceLoader variant
 trains the same model, from the same initial weights, on the same images
-(``mean=None``: plain ``ToTensor`` values). Both models are then tested on the
-10,000 test images. Prints a markdown table.
+(``mean=None``: plain ``ToTensor`` values). Both loops run a second time with
+the model and batches in the channels-last memory layout (what
+``engine.fit(..., channels_last=True)`` does), which speeds up the model's own
+arithmetic on a CPU; that pair shows what the loader is worth once the model is
+faster. Every model is then tested on the 10,000 test images. Prints a markdown
+table.
 
     .venv/bin/python benchmarks/bench_mnist_epoch.py [--quick] [--threads 2]
 """
@@ -34,9 +38,16 @@ def load(data_dir, device: torch.device):
     return train, test_loader
 
 
+VARIANTS = ("source", "device", "source_cl", "device_cl")
+LABELS = {"source": "source: MNIST + ToTensor + DataLoader(50)",
+          "device": "DeviceLoader(50)",
+          "source_cl": "source loop, channels_last",
+          "device_cl": "DeviceLoader(50), channels_last"}
+
+
 def make_loader(name: str, train, args, device: torch.device):
     """The source's DataLoader or the DeviceLoader (both batch 50, shuffled, seeded)."""
-    if name == "source":
+    if name.startswith("source"):
         return DataLoader(train, batch_size=BATCH, shuffle=True,
                           generator=torch.Generator().manual_seed(args.seed))
     return DeviceLoader(train, BATCH, device=device, mean=None, std=None, seed=args.seed)
@@ -49,7 +60,8 @@ def run_variant(name: str, train, test_loader, args, device: torch.device, max_b
     start = time.perf_counter()
     loader = make_loader(name, train, args, device)
     setup = time.perf_counter() - start
-    seconds = C.train_epoch(model, loader, device=device, max_batches=max_batches)
+    seconds = C.train_epoch(model, loader, device=device, max_batches=max_batches,
+                            channels_last=name.endswith("_cl"))
     acc = C.accuracy_of(model, test_loader, device=device)
     data = C.loader_pass(make_loader(name, train, args, device), device=device, max_batches=max_batches)
     return {"seconds": seconds, "setup": setup, "data": data, "acc": acc}
@@ -62,7 +74,7 @@ def main() -> None:
     repeats = 1 if args.quick else args.repeats
     max_batches = 200 if args.quick else None
     train, test_loader = load(args.data_dir, device)
-    results: dict[str, list[dict]] = {"source": [], "device": []}
+    results: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     for _ in range(repeats):  # interleaved, so a busy moment hits both
         for name in results:
             results[name].append(run_variant(name, train, test_loader, args, device, max_batches))
@@ -75,13 +87,11 @@ def main() -> None:
 def table(results: dict[str, list[dict]]) -> str:
     """Markdown table: epoch seconds (median, range), setup, loader alone, test accuracy, speed-up."""
     base = statistics.median(r["seconds"] for r in results["source"])
-    labels = {"source": "source: MNIST + ToTensor + DataLoader(50)",
-              "device": "DeviceLoader(50)"}
     rows = []
     for name, runs in results.items():
         med = statistics.median(r["seconds"] for r in runs)
         accs = [r["acc"] for r in runs]
-        rows.append([labels[name], C.fmt_seconds([r["seconds"] for r in runs]),
+        rows.append([LABELS[name], C.fmt_seconds([r["seconds"] for r in runs]),
                      f"{statistics.median(r['setup'] for r in runs):.3f}",
                      C.fmt_seconds([r["data"] for r in runs]),
                      f"{100 * statistics.mean(accs):.2f} ({100 * min(accs):.2f}-{100 * max(accs):.2f})",
