@@ -369,6 +369,28 @@ def test_fit_resume_bitwise_identical_with_real_checkpoint(tmp_path):
     assert (tmp_path / "run.pt").is_file()
 
 
+def test_channels_last_resume_on_cpu_is_bitwise_identical(tmp_path):
+    """The checkpoint of a channels-last CNN restores into a fresh (contiguous) model exactly."""
+    ds = quadrant_images(64)
+
+    def run(epochs: int, seed: int, **options) -> tuple[nn.Module, History]:
+        torch.manual_seed(seed)
+        model = models.MnistCNN(num_classes=4)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        history = engine.fit(model, loader(ds, 16, shuffle=True), epochs=epochs, optimizer=optimizer,
+                             criterion=nn.CrossEntropyLoss(), channels_last=True, progress=False,
+                             verbose=False, **options)
+        return model, history
+
+    straight, expected = run(3, seed=0)
+    run(1, seed=0, checkpoint=tmp_path / "cl.pt")
+    resumed, history = run(3, seed=7, checkpoint=tmp_path / "cl.pt", resume=True)
+    assert resumed.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    assert history.train_loss == expected.train_loss and history.epoch == [1, 2, 3]
+
+
 def test_live_plot_updates_once_per_epoch(monkeypatch):
     seen: list[list[int]] = []
 
