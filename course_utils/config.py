@@ -44,6 +44,8 @@ class RunConfig:
     train_samples: int | None = None
     test_samples: int | None = None
     data_sources: dict[str, str] = field(default_factory=dict)
+    # DataLoader worker processes for the lesson's PIL pipelines (0: load in the main process).
+    num_workers: int = 0
 
     def __getattr__(self, name: str) -> Any:
         params = self.__dict__.get("params", {})

@@ -417,24 +417,25 @@ def preset(name: str, *, image_size: int = 224) -> Callable:
     return T.Compose(pipelines[name])
 
 
-def make_loader(dataset: Dataset, cfg: Any, *, train: bool, batch_size: int | None = None,
-                shuffle: bool | None = None, num_workers: int = 0,
-                drop_last: bool = False) -> DataLoader:
-    """A DataLoader set up from a RunConfig: its batch size, a seeded generator, pinned memory on CUDA.
+def make_loader(dataset: Dataset, *, train: bool, batch_size: int, seed: int = 0,
+                num_workers: int = 0, shuffle: bool | None = None, drop_last: bool = False,
+                pin_memory: bool | None = None) -> DataLoader:
+    """A DataLoader with a seeded generator: ``make_loader(ds, train=True, batch_size=4, seed=0)``.
 
     ``shuffle`` defaults to ``train`` (never for an ``IterableDataset``, which sets its own
     order). The generator (``loader.generator``) fixes the shuffling order, so a checkpoint
     can store it and a resumed run repeats it. Workers are not kept alive between epochs:
     persistent workers draw their seeds once, and a resumed run would then shuffle and
-    augment differently from an uninterrupted one.
+    augment differently from an uninterrupted one. ``pin_memory`` defaults to whether CUDA
+    is present (pinned pages only speed up copies to a GPU).
     """
     if shuffle is None:
         shuffle = train and not isinstance(dataset, IterableDataset)
-    generator = torch.Generator().manual_seed(int(cfg.seed))
+    generator = torch.Generator().manual_seed(int(seed))
     return DataLoader(
-        dataset, batch_size=batch_size or cfg.batch_size, shuffle=shuffle,
+        dataset, batch_size=batch_size, shuffle=shuffle,
         num_workers=num_workers, drop_last=drop_last, generator=generator,
-        pin_memory=getattr(cfg.device, "type", "cpu") == "cuda",
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
     )
 
 

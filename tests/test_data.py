@@ -161,9 +161,9 @@ def test_make_loader_uses_the_config_and_a_seeded_generator() -> None:
     cfg = config.setup(profile="full", batch_size=8, seed=5, verbose=False)
     ds = data.synthetic_mnist(train=False, n=40, seed=0)
     ds.transform = transforms.ToTensor()
-    first = [y.tolist() for _, y in data.make_loader(ds, cfg, train=True)]
-    again = [y.tolist() for _, y in data.make_loader(ds, cfg, train=True)]
-    ordered = next(iter(data.make_loader(ds, cfg, train=False)))[1].tolist()
+    first = [y.tolist() for _, y in data.make_loader(ds, train=True, batch_size=cfg.batch_size, seed=cfg.seed)]
+    again = [y.tolist() for _, y in data.make_loader(ds, train=True, batch_size=cfg.batch_size, seed=cfg.seed)]
+    ordered = next(iter(data.make_loader(ds, train=False, batch_size=cfg.batch_size, seed=cfg.seed)))[1].tolist()
     assert first == again and len(first) == 5 and ordered == ds.targets[:8]
     assert sorted(sum(first, [])) == sorted(ds.targets)
 
@@ -324,7 +324,7 @@ def test_make_loader_leaves_an_iterable_dataset_unshuffled(tmp_path) -> None:
                                       tmp_path / "photos", per_class=2)
     cfg = config.setup(profile="full", batch_size=4, verbose=False)
     stream = data.FileStreamDataset(photos, transforms.ToTensor())
-    batches = list(data.make_loader(stream, cfg, train=True))
+    batches = list(data.make_loader(stream, train=True, batch_size=cfg.batch_size))
     assert sum(len(y) for _, y in batches) == len(stream) == 20
 
 

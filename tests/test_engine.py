@@ -476,7 +476,7 @@ def test_resume_is_bitwise_identical_with_loader_workers(tmp_path):
         torch.manual_seed(seed)
         model = DropoutNet()
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-        train = data.make_loader(quadrant_images(96), cfg, train=True, num_workers=2)
+        train = data.make_loader(quadrant_images(96), train=True, batch_size=cfg.batch_size, num_workers=2)
         return model, optimizer, torch.optim.lr_scheduler.StepLR(optimizer, 1, 0.7), train
 
     straight = run(0)
