@@ -260,6 +260,20 @@ class BatchAugment:
             parts.append(f"interpolation={self.interpolation!r}")
         return f"BatchAugment({', '.join(parts) or 'identity'})"
 
+    def state_dict(self) -> dict[str, Any]:
+        """The random state a checkpoint stores: ``{"generator": its state or None}``."""
+        return {"generator": self.generator.get_state() if self.generator is not None else None}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the random draws of a :meth:`state_dict` (a generator-less one changes nothing)."""
+        saved = state.get("generator")
+        if saved is None or self.generator is None:
+            return
+        if not isinstance(saved, torch.Tensor) or saved.dtype != torch.uint8:
+            raise ValueError("a BatchAugment state's 'generator' must be a uint8 tensor "
+                             f"(torch.Generator.get_state()), got {type(saved).__name__}")
+        self.generator.set_state(saved.cpu())
+
 
 # ------------------------------------------------------------ DeviceLoader
 def _images_nchw(images: Any, *, channels_last_input: bool | None) -> torch.Tensor:
@@ -341,10 +355,11 @@ class DeviceLoader:
     ``(images, labels[, classes])`` with images NHWC, NCHW or NHW. The
     dataset's own ``transform`` is NOT used.
 
-    Shuffling: each epoch (each ``iter()``) draws a fresh ``torch.randperm``
-    from ``self.generator``, seeded with ``seed``, so the sequence of orders is
-    reproducible; its state is what a checkpoint stores (like
-    ``DataLoader.generator``). ``set_epoch(k)`` jumps to epoch ``k``'s order.
+    Shuffling: epoch ``k``'s order (counted from 0) is a ``torch.randperm``
+    seeded with ``seed + k``, as torch's ``DistributedSampler`` does; each
+    ``iter()`` moves on one epoch and ``set_epoch(k)`` jumps to epoch ``k``.
+    ``state_dict()`` (seed, epoch, the augmentation's generator) is what a
+    checkpoint stores to resume the same sequence of batches.
     """
 
     def __init__(self, dataset_or_tensors: Any, batch_size: int, *, device: str | torch.device = "cpu",
@@ -367,7 +382,6 @@ class DeviceLoader:
         self.mean = _stats(mean, channels, "mean", self.device)
         self.std = _stats(std, channels, "std", self.device)
         self.seed, self.epoch = int(seed), 0
-        self.generator = torch.Generator().manual_seed(self.seed)
 
     @property
     def dataset_size(self) -> int:
@@ -390,17 +404,31 @@ class DeviceLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next ``iter()`` use epoch ``epoch``'s order (epochs count from 0)."""
-        self.generator.manual_seed(self.seed)
-        if self.shuffle:
-            for _ in range(epoch):
-                torch.randperm(self.dataset_size, generator=self.generator)
-        self.epoch = epoch
+        self.epoch = int(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader stands: ``seed``, ``epoch`` (the next one), ``batch_size``,
+        ``samples`` and the augmentation's generator state (``augment``)."""
+        return {"seed": self.seed, "epoch": self.epoch, "batch_size": self.batch_size,
+                "samples": self.dataset_size,
+                "augment": self.augment.state_dict() if self.augment is not None else None}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`: the same next order and augmentations."""
+        seed, epoch = state.get("seed"), state.get("epoch")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (seed, epoch)):
+            raise ValueError(f"a DeviceLoader state needs integer 'seed' and 'epoch', got {seed!r} "
+                             f"and {epoch!r}")
+        if self.augment is not None and state.get("augment") is not None:
+            self.augment.load_state_dict(state["augment"])
+        self.seed, self.epoch = seed, epoch
 
     def _order(self) -> torch.Tensor | None:
         """This epoch's sample order on the device (None: in storage order)."""
         if not self.shuffle:
             return None
-        return torch.randperm(self.dataset_size, generator=self.generator).to(self.device)
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return torch.randperm(self.dataset_size, generator=generator).to(self.device)
 
     def _batch(self, start: int, order: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch at ``start`` of this epoch: gathered, converted, augmented, normalised."""

@@ -13,7 +13,8 @@ All losses and accuracies are sample-weighted: each batch counts by the number
 of samples in it, so a short last batch does not skew the epoch's figures.
 Accuracies are fractions in [0, 1].
 
-``amp=True`` (mixed precision) only takes effect on CUDA; elsewhere it is
+How a run trains (device, mixed precision, memory layout, progress bars) is
+worked out once, in a :class:`~course_utils.run.RunContext`. ``amp=True`` (mixed precision) only takes effect on CUDA; elsewhere it is
 ignored with a warning. ``channels_last=True`` (the (N, H, W, C) memory layout
 for the model's weights and the batches) applies on CUDA and on the CPU, whose
 oneDNN convolutions are faster in it too; on other devices it is ignored with a
@@ -30,9 +31,7 @@ import contextlib
 import itertools
 import os
 import time
-import warnings
-from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,132 +40,28 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import metrics
+from .history import History
+from .run import RunContext, check_targets, checked_forward
 
-__all__ = ["History", "train_one_epoch", "evaluate", "predict", "fit"]
-
-_LIST_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+__all__ = ["History", "RunContext", "eval_mode", "train_one_epoch", "evaluate", "predict", "fit"]
 
 
-@dataclass
-class History:
-    """Per-epoch records of a :func:`fit` run; one list entry per epoch.
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode inside the ``with`` block, its previous mode restored after.
 
-    ``epoch`` counts from 1. Losses are mean per-sample losses, accuracies
-    fractions in [0, 1], ``lr`` the learning rate used during the epoch and
-    ``seconds`` its wall time. ``val_*`` lists stay empty without a validation
-    loader. Further series (e.g. ``val_top5``) live in ``extra`` and read as
-    attributes too: ``history.val_top5``.
+    ``with eval_mode(model), torch.no_grad(): ...`` is how evaluation, prediction
+    and the layer-shape table run without changing how a learner left the model.
     """
-
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    extra: dict[str, list[float]] = field(default_factory=dict)
-
-    def __getattr__(self, name: str) -> list[float]:
-        if name.startswith("__") or "extra" not in self.__dict__:  # copy/pickle probe a bare instance
-            raise AttributeError(name)
-        extra = self.__dict__["extra"]
-        if name in extra:
-            return extra[name]
-        raise AttributeError(f"History has no series {name!r}; it has {list(self.to_dict())}")
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    def append(self, **values: float) -> None:
-        """Add one value to each named series (unknown names go to ``extra``)."""
-        for name, value in values.items():
-            value = int(value) if name == "epoch" else float(value)
-            if name in _LIST_FIELDS:
-                getattr(self, name).append(value)
-            else:
-                self.extra.setdefault(name, []).append(value)
-
-    def to_dict(self) -> dict[str, list[float]]:
-        """Plain-Python copy: ``{series name: list of numbers}`` (extra series included)."""
-        out = {name: list(getattr(self, name)) for name in _LIST_FIELDS}
-        out.update({name: list(values) for name, values in self.extra.items()})
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Iterable[float]]) -> History:
-        """Rebuild a History from :meth:`to_dict` output."""
-        known = {f.name for f in fields(cls)} - {"extra"}
-        kwargs = {k: [int(v) if k == "epoch" else float(v) for v in vals]
-                  for k, vals in data.items() if k in known}
-        extra = {k: [float(v) for v in vals] for k, vals in data.items() if k not in known}
-        return cls(**kwargs, extra=extra)
-
-    def plot(self, *, title: str | None = None) -> Any:
-        """Loss and accuracy curves as a matplotlib Figure (drawn by ``viz.plot_history``)."""
-        from . import viz
-
-        return viz.plot_history(self, title=title)
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _place(model: nn.Module, device: torch.device | str | None) -> torch.device:
-    """Move ``model`` to ``device`` and return it as a torch.device.
-
-    None leaves the model where its parameters are. Moving keeps the parameter
-    objects, so an optimizer built before still updates them.
-    """
-    if device is None:
-        param = next(model.parameters(), None)
-        return param.device if param is not None else torch.device("cpu")
-    device = torch.device(device)
-    model.to(device)
-    return device
-
-
-def _amp_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``amp`` on ``device``: bf16 if supported, else fp16; None off CUDA."""
-    if not amp:
-        return None
-    if device.type != "cuda":
-        warnings.warn(f"amp=True only applies on CUDA; ignored on {device.type}", stacklevel=3)
-        return None
-    try:  # emulated bf16 (pre-Ampere GPUs such as Colab's T4) is slow: use fp16 there
-        native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
-    except TypeError:  # torch < 2.3 has no including_emulation and does not count emulation
-        native_bf16 = torch.cuda.is_bf16_supported()
-    return torch.bfloat16 if native_bf16 else torch.float16
-
-
-def _channels_last(channels_last: bool, device: torch.device) -> bool:
-    """Whether to use the channels-last memory format (CUDA and CPU only)."""
-    if channels_last and device.type not in ("cuda", "cpu"):
-        warnings.warn(f"channels_last=True only applies on CUDA and CPU; ignored on {device.type}",
-                      stacklevel=3)
-        return False
-    return channels_last
-
-
-def _grad_scaler() -> Any:
-    """A CUDA GradScaler for float16 autocast (torch.amp on torch >= 2.3, else torch.cuda.amp)."""
-    if hasattr(torch.amp, "GradScaler"):
-        return torch.amp.GradScaler("cuda")
-    return torch.cuda.amp.GradScaler()  # pragma: no cover - older torch
-
-
-def _autocast(dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    return torch.autocast("cuda", dtype=dtype) if dtype is not None else contextlib.nullcontext()
-
-
-def _move(batch: Any, device: torch.device, channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(inputs, targets) of a batch on ``device``; 4-D inputs in channels-last if asked."""
-    inputs, targets = batch[0], batch[1]
-    inputs = inputs.to(device, non_blocking=True)
-    if channels_last and inputs.dim() == 4:
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
-    return inputs, torch.as_tensor(targets).to(device, non_blocking=True)
 
 
 def _progress(loader: Iterable, max_batches: int | None, progress: bool, desc: str) -> Any:
@@ -189,34 +84,53 @@ def _batch_weight(criterion: nn.Module, batch_size: int) -> int:
     return 1 if getattr(criterion, "reduction", "mean") == "sum" else batch_size
 
 
-def _optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: Any) -> None:
-    if scaler is None:
-        loss.backward()
-        optimizer.step()
-    else:
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+def epoch_totals(totals: torch.Tensor) -> list[float]:
+    """An epoch's sums ``[loss sum, samples, correct (per k) ...]`` as Python numbers.
+
+    The one place where the sums of the batches this process saw become the
+    epoch's figures: a data-parallel run all-reduces ``totals`` here, so every
+    figure counts the samples of all processes.
+    """
+    return totals.tolist()
 
 
-def _no_samples(what: str) -> ValueError:
-    return ValueError(f"{what} got no samples from the loader (empty dataset or max_batches=0)")
+def _means(totals: torch.Tensor, samples: int, what: str) -> tuple[float, float, list[float]]:
+    """(samples, mean loss, [fraction correct per k]) of an epoch's sums (``totals[1]`` := samples)."""
+    totals[1] = samples
+    loss_sum, samples, *correct = epoch_totals(totals)
+    if samples == 0:
+        raise ValueError(f"{what} got no samples from the loader (empty dataset or max_batches=0)")
+    return samples, loss_sum / samples, [c / samples for c in correct]
+
+
+def _accumulator(device: torch.device, size: int) -> torch.Tensor:
+    """Zeros for an epoch's sums on ``device`` (float64 counts exactly; MPS lacks it)."""
+    return torch.zeros(size, dtype=torch.float32 if device.type == "mps" else torch.float64,
+                       device=device)
+
+
+def _check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Refuse an optimizer that updates none of the model's parameters."""
+    own = {id(p) for p in model.parameters()}
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    if held and not any(id(p) in own for p in held):
+        raise ValueError(
+            f"the optimizer updates none of this {type(model).__name__}'s parameters, so "
+            "training would change nothing: it was built for another model object (did you "
+            "re-run the cell that creates the model but not the one that creates the "
+            "optimizer?). Build the optimizer again from model.parameters()")
+
+
+def _non_finite(epoch: int, batch: int | torch.Tensor, loss: float | None = None) -> FloatingPointError:
+    value = f" ({loss})" if loss is not None else ""
+    return FloatingPointError(
+        f"the training loss is not a finite number{value} at epoch {epoch}, batch {int(batch) + 1}: "
+        "training has diverged (a learning rate too high?) or the data holds NaN/inf values. "
+        "Training stopped there and no checkpoint was written; lower the learning rate or "
+        "check the inputs with torch.isfinite(x).all()")
 
 
 # ---------------------------------------------------------------- loops
-
-
-def _train_setup(model: nn.Module, device: torch.device | str | None, amp: bool,
-                 channels_last: bool, scaler: Any) -> tuple[torch.device, Any, bool, Any]:
-    """Resolve device/AMP/channels-last, make a GradScaler for fp16, put the model in train mode."""
-    device = _place(model, device)
-    dtype, use_cl = _amp_dtype(amp, device), _channels_last(channels_last, device)
-    if dtype == torch.float16 and scaler is None:
-        scaler = _grad_scaler()
-    if use_cl:
-        model.to(memory_format=torch.channels_last)
-    model.train()
-    return device, dtype, use_cl, scaler
 
 
 def train_one_epoch(
@@ -224,6 +138,7 @@ def train_one_epoch(
     criterion: nn.Module, device: torch.device | str | None = None, epoch: int = 1,
     log_every: int | None = None, max_batches: int | None = None, scaler: Any = None,
     amp: bool = False, channels_last: bool = False, progress: bool = True,
+    run: RunContext | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` for one pass over ``loader``.
 
@@ -231,76 +146,80 @@ def train_one_epoch(
     (mean batch loss since the last line). Returns ``loss`` and ``acc``
     (sample-weighted over the epoch), ``samples``, ``seconds`` and
     ``running_loss`` (the printed values). ``device`` (default: where the model
-    is) receives the model and every batch.
+    is) receives the model and every batch. ``run`` (from ``fit``) replaces
+    ``device``/``amp``/``channels_last``/``scaler``/``progress``. A loss that is
+    NaN or infinite stops training with a FloatingPointError naming the batch.
     """
-    device, dtype, use_cl, scaler = _train_setup(model, device, amp, channels_last, scaler)
-    acc_dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS lacks float64
-    loss_sum = running = torch.zeros((), dtype=acc_dtype, device=device)
-    correct = torch.zeros((), dtype=torch.long, device=device)
+    run = run or RunContext.prepare(model, device=device, amp=amp, channels_last=channels_last,
+                                    progress=progress, scaler=scaler)
+    _check_optimizer(model, optimizer)
+    model.train()
+    totals, running = _accumulator(run.device, 3), _accumulator(run.device, 1)[0]
+    first_bad = torch.full((), -1, dtype=torch.long, device=run.device)
     samples, running_losses, start = 0, [], time.perf_counter()
-    bar = _progress(loader, max_batches, progress, f"epoch {epoch} train")
-    for i, batch in enumerate(bar):
-        inputs, targets = _move(batch, device, use_cl)
+    for i, batch in enumerate(_progress(loader, max_batches, run.progress, f"epoch {epoch} train")):
+        inputs, targets = run.batch(batch)
         optimizer.zero_grad(set_to_none=True)
-        with _autocast(dtype):
-            outputs = model(inputs)
+        with run.autocast():
+            outputs = checked_forward(model, inputs, where="train_one_epoch") if i == 0 else model(inputs)
+            if i == 0 or run.device.type == "cpu":  # elsewhere a check per batch would wait for the device
+                check_targets(outputs, targets, where="train_one_epoch")
             loss = criterion(outputs, targets)
-        _optimizer_step(loss, optimizer, scaler)
-        loss = loss.detach().float()
-        samples += targets.shape[0]
-        loss_sum = loss_sum + loss * _batch_weight(criterion, targets.shape[0])
-        correct = correct + (outputs.detach().argmax(dim=1) == targets).sum()
+        finite = torch.isfinite(loss)
+        if run.device.type == "cpu" and not finite:  # free on the CPU: stop at this very batch
+            raise _non_finite(epoch, i, loss.item())
+        first_bad = torch.where(finite | (first_bad >= 0), first_bad, i)
+        run.step(loss, optimizer)
+        loss, n = loss.detach().float(), targets.shape[0]
+        samples += n
+        hits = (outputs.detach().argmax(dim=1) == targets).sum()
+        totals[0::2] += torch.stack([loss * _batch_weight(criterion, n), hits.to(loss)])
         running = running + loss
         if log_every and i % log_every == log_every - 1:
             running_losses.append(running.item() / log_every)
             tqdm.write(f"[{epoch}, {i + 1:5d}] loss: {running_losses[-1]:.3f}")
             running = torch.zeros_like(running)
-    if samples == 0:
-        raise _no_samples("train_one_epoch")
-    return {"loss": loss_sum.item() / samples, "acc": correct.item() / samples,
-            "samples": samples, "seconds": time.perf_counter() - start,
-            "running_loss": running_losses}
+    if first_bad.item() >= 0:
+        raise _non_finite(epoch, first_bad)
+    samples, loss, (acc,) = _means(totals, samples, "train_one_epoch")
+    return {"loss": loss, "acc": acc, "samples": int(samples),
+            "seconds": time.perf_counter() - start, "running_loss": running_losses}
 
 
 def evaluate(
     model: nn.Module, loader: Iterable, *, criterion: nn.Module | None = None,
     device: torch.device | str | None = None, topk: Iterable[int] = (1,),
     max_batches: int | None = None, amp: bool = False, channels_last: bool = False,
-    progress: bool = True,
+    progress: bool = True, run: RunContext | None = None,
 ) -> dict[str, Any]:
     """Loss and accuracy of ``model`` on ``loader``, in eval mode without gradients.
 
     ``criterion`` defaults to cross-entropy. Returns ``loss``, ``acc`` (top-1)
     and ``top{k}`` for each ``k`` in ``topk`` (fractions, sample-weighted),
     ``samples`` and ``seconds``. The model's train/eval mode is restored.
-    ``device`` (default: where the model is) receives the model and every batch.
+    ``device`` (default: where the model is) receives the model and every batch;
+    ``run`` (from ``fit``) replaces ``device``/``amp``/``channels_last``/``progress``.
     """
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
-    device = _place(model, device)
-    dtype, use_cl = _amp_dtype(amp, device), _channels_last(channels_last, device)
+    run = run or RunContext.prepare(model, device=device, amp=amp, channels_last=channels_last,
+                                    progress=progress)
     ks = sorted({1, *(int(k) for k in topk)})
-    loss_sum, samples, correct = 0.0, 0, dict.fromkeys(ks, 0)
-    was_training, start = model.training, time.perf_counter()
-    model.eval()
-    try:
-        with torch.no_grad():
-            for batch in _progress(loader, max_batches, progress, "evaluate"):
-                inputs, targets = _move(batch, device, use_cl)
-                with _autocast(dtype):
-                    outputs = model(inputs)
-                outputs = outputs.float()
-                loss = criterion(outputs, targets).item()
-                loss_sum += loss * _batch_weight(criterion, targets.shape[0])
-                samples += targets.shape[0]
-                for k, count in metrics.correct_topk(outputs, targets, ks).items():
-                    correct[k] += count
-    finally:
-        model.train(was_training)
-    if samples == 0:
-        raise _no_samples("evaluate")
-    result: dict[str, Any] = {"loss": loss_sum / samples, "acc": correct[1] / samples}
-    result.update({f"top{k}": correct[k] / samples for k in ks})
-    return {**result, "samples": samples, "seconds": time.perf_counter() - start}
+    totals, samples, start = _accumulator(run.device, 2 + len(ks)), 0, time.perf_counter()
+    with eval_mode(model), torch.no_grad():
+        for i, batch in enumerate(_progress(loader, max_batches, run.progress, "evaluate")):
+            inputs, targets = run.batch(batch)
+            with run.autocast():
+                outputs = checked_forward(model, inputs, where="evaluate") if i == 0 else model(inputs)
+            outputs = outputs.float()
+            if i == 0 or run.device.type == "cpu":
+                check_targets(outputs, targets, where="evaluate")
+            samples += targets.shape[0]
+            totals[0] += criterion(outputs, targets).to(totals) * _batch_weight(criterion, targets.shape[0])
+            totals[2:] += metrics.topk_counts(outputs, targets, ks).to(totals)
+    samples, loss, correct = _means(totals, samples, "evaluate")
+    result: dict[str, Any] = {"loss": loss, "acc": correct[0]}
+    result.update({f"top{k}": c for k, c in zip(ks, correct)})
+    return {**result, "samples": int(samples), "seconds": time.perf_counter() - start}
 
 
 def _check_predict_input(inputs: Any) -> None:
@@ -333,17 +252,14 @@ def predict(
 
     Runs in eval mode under ``torch.no_grad()`` and restores the model's previous
     mode. ``device`` moves the model there first (default: where it already is).
-    Raises TypeError for a PIL image and ValueError for a single (C, H, W) image.
+    Raises TypeError for a PIL image or integer pixels and ValueError for a
+    single (C, H, W) image, an (N, H, W, C) batch or an image size the model
+    cannot take.
     """
     _check_predict_input(inputs)
-    device = _place(model, device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            outputs = model(inputs.to(device))
-    finally:
-        model.train(was_training)
+    run = RunContext.prepare(model, device=device, progress=False)
+    with eval_mode(model), torch.no_grad():
+        outputs = checked_forward(model, inputs.to(run.device), where="predict()")
     return outputs.cpu()
 
 
@@ -359,25 +275,35 @@ def _live_plot(enabled: bool) -> Any:
     return viz.LivePlot()
 
 
-def _resume(
-    path: Path | None, resume: bool, *, model: nn.Module, optimizer: torch.optim.Optimizer,
-    scheduler: Any, loader: Any, scaler: Any,
-) -> tuple[History, int]:
-    """(history so far, number of epochs already done) - from the checkpoint if resuming."""
-    if path is None or not resume:
+def _resume(path: Path | None, *, resume: bool, overwrite: bool, epochs: int, run: RunContext,
+            **objects: Any) -> tuple[History, int]:
+    """(history so far, number of epochs already done) - from the checkpoint if resuming.
+
+    ``objects``: the model, optimizer, scheduler and loader the checkpoint restores.
+    """
+    say = print if run.verbose else (lambda *_: None)
+    if path is None:
+        return History(), 0
+    if not resume:
+        if path.exists() and not overwrite:
+            raise FileExistsError(
+                f"{path} already holds a checkpoint, and fit(resume=False) would replace it with "
+                "this new run's: pass resume=True to continue that run, overwrite=True to start "
+                "again and replace it, or choose another checkpoint path")
         return History(), 0
     if not path.exists():
-        print(f"[course] no checkpoint at {path}; starting from epoch 1")
+        say(f"[course] no checkpoint at {path}; starting from epoch 1")
         return History(), 0
     from . import checkpoint as ckpt
 
-    state = ckpt.load_checkpoint(path, model=model, optimizer=optimizer,
-                                 scheduler=scheduler, loader=loader)
-    if scaler is not None and state.get("scaler"):
-        scaler.load_state_dict(state["scaler"])
-    done = int(state["epoch"])
-    print(f"[course] resumed from {path} after epoch {done}")
-    return History.from_dict(state.get("history") or {}), done
+    state = ckpt.load_checkpoint(path, scaler=run.scaler, **objects)
+    history, done = History.from_dict(state.get("history") or {}), int(state["epoch"])
+    if done >= epochs:
+        say(f"[course] {path} is already at epoch {done} of epochs={epochs}: nothing to train "
+            f"(pass a larger epochs= to train further)")
+    else:
+        say(f"[course] resumed from {path} after epoch {done}; training epochs {done + 1}..{epochs}")
+    return history, done
 
 
 def _step_scheduler(scheduler: Any, metric: float) -> None:
@@ -390,6 +316,14 @@ def _step_scheduler(scheduler: Any, metric: float) -> None:
         scheduler.step()
 
 
+def _set_epoch(loader: Any, epoch: int) -> None:
+    """Tell a loader (or its sampler) which epoch comes, as DistributedSampler expects (from 0)."""
+    for owner in (loader, getattr(loader, "sampler", None)):
+        if callable(getattr(owner, "set_epoch", None)):
+            owner.set_epoch(epoch)
+            return
+
+
 def _summary(epoch: int, epochs: int, row: dict[str, float]) -> str:
     text = (f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.3f} "
             f"acc {row['train_acc']:.1%}")
@@ -398,23 +332,21 @@ def _summary(epoch: int, epochs: int, row: dict[str, float]) -> str:
     return text + f" | lr {row['lr']:.3g} | {row['seconds']:.1f}s"
 
 
-def _run_epoch(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None,
-               epoch: int, opts: dict[str, Any]) -> dict[str, float]:
+def _run_epoch(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None, *,
+               epoch: int, run: RunContext, optimizer: torch.optim.Optimizer, criterion: nn.Module,
+               log_every: int | None, max_batches: int | None, topk: tuple[int, ...]) -> dict[str, float]:
     """Train (and evaluate) one epoch; the History row for it."""
-    o, start = opts, time.perf_counter()
-    row: dict[str, float] = {"epoch": epoch, "lr": o["optimizer"].param_groups[0]["lr"]}
-    train = train_one_epoch(
-        model, train_loader, o["optimizer"], criterion=o["criterion"], device=o["device"],
-        epoch=epoch, log_every=o["log_every"], max_batches=o["max_batches"],
-        scaler=o["scaler"], amp=o["amp"], channels_last=o["channels_last"],
-        progress=o["progress"])
+    start = time.perf_counter()
+    row: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
+    _set_epoch(train_loader, epoch - 1)
+    train = train_one_epoch(model, train_loader, optimizer, criterion=criterion, epoch=epoch,
+                            log_every=log_every, max_batches=max_batches, run=run)
     row.update(train_loss=train["loss"], train_acc=train["acc"])
     if val_loader is not None:
-        val = evaluate(model, val_loader, criterion=o["criterion"], device=o["device"],
-                       topk=o["topk"], max_batches=o["max_batches"], amp=o["amp"],
-                       channels_last=o["channels_last"], progress=o["progress"])
+        val = evaluate(model, val_loader, criterion=criterion, topk=topk,
+                       max_batches=max_batches, run=run)
         row.update(val_loss=val["loss"], val_acc=val["acc"])
-        row.update({f"val_top{k}": val[f"top{k}"] for k in o["topk"] if k != 1})
+        row.update({f"val_top{k}": val[f"top{k}"] for k in topk if k != 1})
     row["seconds"] = time.perf_counter() - start
     return row
 
@@ -425,45 +357,41 @@ def fit(
     scheduler: Any = None, device: torch.device | str | None = None,
     log_every: int | None = None, max_batches: int | None = None,
     topk: Iterable[int] = (1,), checkpoint: str | os.PathLike | None = None,
-    resume: bool = False, amp: bool = False, channels_last: bool = False,
-    live_plot: bool = False, progress: bool = True, verbose: bool = True,
+    resume: bool = False, overwrite: bool = False, amp: bool = False,
+    channels_last: bool = False, live_plot: bool = False, progress: bool = True,
+    verbose: bool = True,
 ) -> History:
     """Train for ``epochs`` epochs (counted from 1), evaluating on ``val_loader`` after each.
 
     The scheduler steps once after each epoch (``History.lr`` is the rate used
     in it). With ``checkpoint=path`` the state is saved after every epoch;
     with ``resume=True`` and an existing file training continues after the
-    saved epoch, bitwise identically to an uninterrupted run on the CPU.
-    ``device=None`` keeps the model where it is. Prints one line per epoch.
+    saved epoch, bitwise identically to an uninterrupted run on the CPU. An
+    existing file is never replaced by a new run unless ``overwrite=True``.
+    ``device=None`` keeps the model where it is. Prints one line per epoch
+    (nothing with ``verbose=False``). ``model`` may be wrapped in
+    DistributedDataParallel; checkpoints hold the inner module's weights.
     """
-    device = _place(model, device)
-    dtype, use_cl = _amp_dtype(amp, device), _channels_last(channels_last, device)
-    scaler = _grad_scaler() if dtype == torch.float16 else None
+    run = RunContext.prepare(model, device=device, amp=amp, channels_last=channels_last,
+                             progress=progress, verbose=verbose)
+    _check_optimizer(model, optimizer)
     path = Path(checkpoint) if checkpoint is not None else None
-    history, done = _resume(path, resume, model=model, optimizer=optimizer,
-                            scheduler=scheduler, loader=train_loader, scaler=scaler)
-    opts = dict(optimizer=optimizer, criterion=criterion, device=device, log_every=log_every,
-                max_batches=max_batches, scaler=scaler, amp=dtype is not None,
-                channels_last=use_cl, progress=progress, topk=tuple(topk))
+    history, done = _resume(path, resume=resume, overwrite=overwrite, epochs=epochs, run=run,
+                            model=model, optimizer=optimizer, scheduler=scheduler, loader=train_loader)
     plotter = _live_plot(live_plot)
     for epoch in range(done + 1, epochs + 1):
-        row = _run_epoch(model, train_loader, val_loader, epoch, opts)
+        row = _run_epoch(model, train_loader, val_loader, epoch=epoch, run=run, optimizer=optimizer,
+                         criterion=criterion, log_every=log_every, max_batches=max_batches,
+                         topk=tuple(topk))
         history.append(**row)
         _step_scheduler(scheduler, row.get("val_loss", row["train_loss"]))
         if path is not None:
-            _save(path, model, optimizer, scheduler, epoch, history, train_loader, scaler)
+            from . import checkpoint as ckpt
+
+            ckpt.save_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler,
+                                 epoch=epoch, history=history, loader=train_loader, scaler=run.scaler)
         if verbose:
             print(_summary(epoch, epochs, row))
         if plotter is not None:
             plotter.update(history)
     return history
-
-
-def _save(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-          epoch: int, history: History, loader: Any, scaler: Any) -> None:
-    """Save the end-of-epoch state with ``checkpoint.save_checkpoint``."""
-    from . import checkpoint as ckpt
-
-    extra = {"scaler": scaler.state_dict()} if scaler is not None else {}
-    ckpt.save_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler,
-                         epoch=epoch, history=history.to_dict(), loader=loader, **extra)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import torch
 
 __all__ = [
-    "to_labels", "accuracy", "correct_topk", "topk_accuracy",
+    "to_labels", "accuracy", "correct_topk", "topk_counts", "topk_accuracy",
     "per_class_accuracy", "confusion_matrix",
 ]
 
@@ -56,6 +56,16 @@ def correct_topk(
     Counts (not fractions) so batches can be summed and divided by the sample
     total. Raises ValueError if a ``k`` exceeds the number of classes.
     """
+    ks = tuple(int(k) for k in ks)
+    return dict(zip(ks, topk_counts(logits, targets, ks).tolist()))
+
+
+def topk_counts(logits: torch.Tensor, targets: torch.Tensor, ks: Iterable[int]) -> torch.Tensor:
+    """:func:`correct_topk`'s counts as one int64 tensor ``(len(ks),)`` on the logits' device.
+
+    Nothing is copied to the host, so a training loop can add it up batch after
+    batch without waiting for the device.
+    """
     logits = torch.as_tensor(logits)
     if logits.dim() != 2:
         raise ValueError(f"top-k needs logits of shape (N, C), got shape {tuple(logits.shape)}")
@@ -69,10 +79,10 @@ def correct_topk(
             )
     targets = _check_targets(logits, targets)
     if not ks or targets.numel() == 0:
-        return {k: 0 for k in ks}
+        return torch.zeros(len(ks), dtype=torch.long, device=logits.device)
     top = logits.topk(max(ks), dim=1).indices  # (N, max k), best first
     hits = top == targets[:, None]
-    return {k: int(hits[:, :k].any(dim=1).sum().item()) for k in ks}
+    return torch.stack([hits[:, :k].any(dim=1).sum() for k in ks])
 
 
 def topk_accuracy(

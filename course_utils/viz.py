@@ -26,6 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
+from .engine import eval_mode
+
 __all__ = [
     "im_convert", "show_batch", "plot_confusion_matrix", "plot_per_class_accuracy",
     "plot_history", "compare_histories", "layer_shapes", "LayerShapes", "LayerRow",
@@ -352,11 +354,9 @@ def layer_shapes(model: nn.Module, input_shape: Sequence[int], *,
     rows, stack = LayerShapes([LayerRow("input", "Tensor", tuple(input_shape))]), []
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
-    was_training = model.training
     handles = _attach_hooks(model, rows, stack)
     try:
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             x = torch.zeros(tuple(input_shape), device=device)
             if functional:
                 with _FunctionalRecorder(rows, stack):
@@ -366,7 +366,6 @@ def layer_shapes(model: nn.Module, input_shape: Sequence[int], *,
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     return rows
 
 

@@ -48,3 +48,79 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
     """Move the checks of recorded results behind the notebooks that record them."""
     items.sort(key=lambda item: item.get_closest_marker("after_notebooks") is not None)
+
+
+# ---- engine
+# Toy data, models and loaders for the engine, checkpoint and metrics tests, and the device
+# parametrization of torchvision's cpu_and_cuda(): a test that takes `device` runs on the CPU
+# and on CUDA (skipped without a GPU).
+import types  # noqa: E402
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+_CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"))
+
+
+@pytest.fixture(params=["cpu", _CUDA])
+def device(request: pytest.FixtureRequest) -> torch.device:
+    """Each device a loop can run on here: the CPU, and CUDA when present."""
+    return torch.device(request.param)
+
+
+def _quadrant_images(n: int = 256, seed: int = 0) -> TensorDataset:
+    """Learnable 1x28x28 images: the class (0..3) is the quadrant holding a bright square."""
+    g = torch.Generator().manual_seed(seed)
+    x = 0.3 * torch.randn(n, 1, 28, 28, generator=g)
+    y = torch.arange(n) % 4
+    for i, label in enumerate(y.tolist()):
+        r, c = divmod(label, 2)
+        x[i, 0, 14 * r + 3: 14 * r + 11, 14 * c + 3: 14 * c + 11] += 2.0
+    return TensorDataset(x, y)
+
+
+def _features(n: int = 64, seed: int = 0) -> TensorDataset:
+    """A small fixed classification problem: 8 features, 3 classes."""
+    g = torch.Generator().manual_seed(seed)
+    return TensorDataset(torch.randn(n, 8, generator=g), torch.randint(0, 3, (n,), generator=g))
+
+
+def _loader(ds: TensorDataset, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> DataLoader:
+    """A DataLoader whose order comes from its own seeded generator."""
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle,
+                      generator=torch.Generator().manual_seed(seed))
+
+
+class _SmallNet(nn.Module):
+    """Two linear layers with dropout in between (keys: fc1.*, fc2.*), for 8 features."""
+
+    def __init__(self, hidden: int = 16) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(8, hidden)
+        self.drop = nn.Dropout(0.5)
+        self.fc2 = nn.Linear(hidden, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.drop(torch.relu(self.fc1(x))))
+
+
+class _DropoutNet(nn.Module):
+    """MnistCNN (4 classes) behind dropout, so the torch RNG matters during training."""
+
+    def __init__(self) -> None:
+        from course_utils import models
+
+        super().__init__()
+        self.body = models.MnistCNN(num_classes=4)
+        self.dropout = nn.Dropout(0.3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(self.dropout(x))
+
+
+@pytest.fixture
+def toys() -> types.SimpleNamespace:
+    """quadrants(n, seed), features(n, seed), loader(ds, batch_size, shuffle=, seed=), SmallNet, DropoutNet."""
+    return types.SimpleNamespace(quadrants=_quadrant_images, features=_features, loader=_loader,
+                                 SmallNet=_SmallNet, DropoutNet=_DropoutNet)

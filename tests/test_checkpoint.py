@@ -16,24 +16,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils import checkpoint as ck
-from course_utils import engine
+from course_utils import checkpoint_file
 from course_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class SmallNet(nn.Module):
-    """Two linear layers with dropout in between (keys: fc1.*, fc2.*)."""
-
-    def __init__(self, hidden: int = 16) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(8, hidden)
-        self.drop = nn.Dropout(0.5)
-        self.fc2 = nn.Linear(hidden, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.drop(torch.relu(self.fc1(x))))
 
 
 class OtherNet(nn.Module):
@@ -72,40 +58,30 @@ def assert_same(a: object, b: object) -> None:
         assert a == b, (a, b)
 
 
-def make_data(n: int = 64, seed: int = 0) -> TensorDataset:
-    """A small fixed classification problem: 8 features, 3 classes."""
-    g = torch.Generator().manual_seed(seed)
-    return TensorDataset(torch.randn(n, 8, generator=g), torch.randint(0, 3, (n,), generator=g))
+def make_loader(toys, loader_seed: int = 0) -> DataLoader:
+    """A shuffled DataLoader of the 8-feature toy problem, its order from a seeded generator."""
+    return toys.loader(toys.features(), 8, shuffle=True, seed=loader_seed)
 
 
-def make_loader(loader_seed: int = 0) -> DataLoader:
-    """A shuffled DataLoader whose order comes from its own seeded generator."""
-    return DataLoader(make_data(), batch_size=8, shuffle=True,
-                      generator=torch.Generator().manual_seed(loader_seed))
-
-
-def trained_objects(seed: int = 0) -> tuple[SmallNet, torch.optim.Adam, torch.optim.lr_scheduler.StepLR]:
-    """Model, Adam and StepLR after a few real optimisation steps."""
+def fresh_objects(toys, seed: int = 99) -> tuple[nn.Module, torch.optim.Adam, torch.optim.lr_scheduler.StepLR]:
+    """A SmallNet, Adam and StepLR (untrained; different initial weights per seed)."""
     torch.manual_seed(seed)
-    model = SmallNet()
+    model = toys.SmallNet()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
-    data = make_data()
+    return model, optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+
+
+def trained_objects(toys, seed: int = 0) -> tuple[nn.Module, torch.optim.Adam, torch.optim.lr_scheduler.StepLR]:
+    """Model, Adam and StepLR after a few real optimisation steps."""
+    model, optimizer, scheduler = fresh_objects(toys, seed)
+    x, y = toys.features().tensors
     for _ in range(3):
-        loss = nn.functional.cross_entropy(model(data.tensors[0]), data.tensors[1])
+        loss = nn.functional.cross_entropy(model(x), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         scheduler.step()
     return model, optimizer, scheduler
-
-
-def fresh_objects(seed: int = 99) -> tuple[SmallNet, torch.optim.Adam, torch.optim.lr_scheduler.StepLR]:
-    """Untrained objects of the same kinds (different initial weights)."""
-    torch.manual_seed(seed)
-    model = SmallNet()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    return model, optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
 
 
 def draws(loader: DataLoader) -> tuple:
@@ -117,9 +93,9 @@ def draws(loader: DataLoader) -> tuple:
 # ----------------------------------------------------------------------------- 1
 
 
-def test_round_trip_is_exact(tmp_path: Path) -> None:
-    model, optimizer, scheduler = trained_objects()
-    loader = make_loader()
+def test_round_trip_is_exact(toys, tmp_path: Path) -> None:
+    model, optimizer, scheduler = trained_objects(toys)
+    loader = make_loader(toys)
     next(iter(loader))  # advance the loader's generator
     random.seed(1), np.random.seed(2), torch.manual_seed(3)
     history = {"train_loss": [np.float32(0.75), 0.5], "val_acc": [0.25, 0.5]}
@@ -133,8 +109,8 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
     expected = draws(loader)
 
     random.seed(10), np.random.seed(20), torch.manual_seed(30)
-    model2, optimizer2, scheduler2 = fresh_objects()
-    loader2 = make_loader(loader_seed=123)
+    model2, optimizer2, scheduler2 = fresh_objects(toys)
+    loader2 = make_loader(toys, loader_seed=123)
     assert not torch.equal(model2.fc1.weight, model.fc1.weight)
     state = load_checkpoint(path, model=model2, optimizer=optimizer2, scheduler=scheduler2,
                             loader=loader2)
@@ -153,10 +129,10 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
     assert torch.equal(after[2], expected[2]) and torch.equal(after[3], expected[3])
 
 
-def test_restore_rng_false_leaves_generators_alone(tmp_path: Path) -> None:
-    model, _, _ = trained_objects()
+def test_restore_rng_false_leaves_generators_alone(toys, tmp_path: Path) -> None:
+    model, _, _ = trained_objects(toys)
     save_checkpoint(tmp_path / "c.pt", model=model, epoch=1, loss=0.3)
-    target = SmallNet()
+    target = toys.SmallNet()
     torch.manual_seed(7)
     expected = torch.rand(2)
     torch.manual_seed(7)
@@ -165,9 +141,9 @@ def test_restore_rng_false_leaves_generators_alone(tmp_path: Path) -> None:
     assert torch.equal(torch.rand(2), expected)
 
 
-def test_failed_save_keeps_previous_checkpoint(tmp_path: Path,
+def test_failed_save_keeps_previous_checkpoint(toys, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    model, _, _ = trained_objects()
+    model, _, _ = trained_objects(toys)
     path = save_checkpoint(tmp_path / "c.pt", model=model, epoch=1)
     before = path.read_bytes()
 
@@ -178,7 +154,7 @@ def test_failed_save_keeps_previous_checkpoint(tmp_path: Path,
         fh.write(b"partial bytes")
         raise OSError("disk full")
 
-    monkeypatch.setattr(ck.torch, "save", broken_save)
+    monkeypatch.setattr(checkpoint_file.torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, model=model, epoch=3)
     assert path.read_bytes() == before
@@ -189,8 +165,8 @@ def test_failed_save_keeps_previous_checkpoint(tmp_path: Path,
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
-def test_truncated_or_corrupt_file(tmp_path: Path, damage: str) -> None:
-    model, optimizer, _ = trained_objects()
+def test_truncated_or_corrupt_file(toys, tmp_path: Path, damage: str) -> None:
+    model, optimizer, _ = trained_objects(toys)
     path = save_checkpoint(tmp_path / "good.pt", model=model, optimizer=optimizer, epoch=1)
     data = path.read_bytes()
     bad = tmp_path / f"{damage}_epoch3.pt"
@@ -198,34 +174,34 @@ def test_truncated_or_corrupt_file(tmp_path: Path, damage: str) -> None:
                      "garbage": b"this is not a checkpoint at all\n" * 40,
                      "empty": b""}[damage])
     with pytest.raises(CheckpointError, match="truncated or corrupt") as info:
-        load_checkpoint(bad, model=SmallNet())
+        load_checkpoint(bad, model=toys.SmallNet())
     assert bad.name in str(info.value)
     assert isinstance(info.value, RuntimeError)
 
 
-def test_missing_file_and_missing_keys(tmp_path: Path) -> None:
+def test_missing_file_and_missing_keys(toys, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="not found") as info:
-        load_checkpoint(tmp_path / "nowhere.pt", model=SmallNet())
+        load_checkpoint(tmp_path / "nowhere.pt", model=toys.SmallNet())
     assert "nowhere.pt" in str(info.value)
 
     plain = tmp_path / "weights_only.pt"
-    torch.save({"weights": SmallNet().state_dict()}, plain)
+    torch.save({"weights": toys.SmallNet().state_dict()}, plain)
     with pytest.raises(CheckpointError) as info:
-        load_checkpoint(plain, model=SmallNet())
+        load_checkpoint(plain, model=toys.SmallNet())
     message = str(info.value)
     assert "weights_only.pt" in message and "model_state" in message and "epoch" in message
 
     tensor_only = tmp_path / "tensor.pt"
     torch.save(torch.ones(3), tensor_only)
     with pytest.raises(CheckpointError, match="not a dict"):
-        load_checkpoint(tensor_only, model=SmallNet())
+        load_checkpoint(tensor_only, model=toys.SmallNet())
 
 
-def test_optimizer_requested_but_not_saved(tmp_path: Path) -> None:
-    model, optimizer, _ = trained_objects()
+def test_optimizer_requested_but_not_saved(toys, tmp_path: Path) -> None:
+    model, optimizer, _ = trained_objects(toys)
     path = save_checkpoint(tmp_path / "c.pt", model=model, epoch=1)
     with pytest.raises(CheckpointError, match="no optimizer state"):
-        load_checkpoint(path, model=SmallNet(), optimizer=optimizer)
+        load_checkpoint(path, model=toys.SmallNet(), optimizer=optimizer)
 
 
 # ----------------------------------------------------------------------------- 3
@@ -233,7 +209,7 @@ def test_optimizer_requested_but_not_saved(tmp_path: Path) -> None:
 KILLED_WRITER = textwrap.dedent('''
     import os, sys, tempfile, time
     import torch
-    from course_utils import checkpoint as ck
+    from course_utils import checkpoint as ck, checkpoint_file
 
     path, marker = sys.argv[1], sys.argv[2]
     torch.manual_seed(0)
@@ -262,7 +238,7 @@ KILLED_WRITER = textwrap.dedent('''
             return self._fh.__exit__(*exc)
 
     real = tempfile.NamedTemporaryFile
-    ck.tempfile.NamedTemporaryFile = lambda *a, **k: SlowFile(real(*a, **k))
+    checkpoint_file.tempfile.NamedTemporaryFile = lambda *a, **k: SlowFile(real(*a, **k))
     ck.save_checkpoint(path, model=torch.nn.Linear(512, 512), epoch=2, note="second")
 ''')
 
@@ -299,15 +275,16 @@ def test_kill_during_write_keeps_previous_checkpoint(tmp_path: Path) -> None:
     assert (state["epoch"], state["note"]) == (1, "first")
     assert_same(first.state_dict(), loaded.state_dict())
     assert temp.exists()  # SIGKILL leaves the orphaned temp file; the checkpoint is safe
-    save_checkpoint(path, model=loaded, epoch=2)  # and saving again works
+    save_checkpoint(path, model=loaded, epoch=2)  # and saving again works, removing it
+    assert not temp.exists() and sorted(os.listdir(tmp_path)) == ["ckpt.pt", "writing.marker"]
     assert load_checkpoint(path, model=torch.nn.Linear(8, 3))["epoch"] == 2
 
 
 # ----------------------------------------------------------------------------- 4
 
 
-def test_other_architecture_lists_keys(tmp_path: Path) -> None:
-    model, _, _ = trained_objects()
+def test_other_architecture_lists_keys(toys, tmp_path: Path) -> None:
+    model, _, _ = trained_objects(toys)
     path = save_checkpoint(tmp_path / "smallnet.pt", model=model, epoch=1)
     target = OtherNet()
     before = {k: v.clone() for k, v in target.state_dict().items()}
@@ -323,84 +300,241 @@ def test_other_architecture_lists_keys(tmp_path: Path) -> None:
     assert_same(before, target.state_dict())  # nothing was loaded
 
     with pytest.raises(CheckpointError, match="size mismatches") as info:
-        load_checkpoint(path, model=SmallNet(hidden=32))
+        load_checkpoint(path, model=toys.SmallNet(hidden=32))
     assert "fc1.weight (checkpoint (16, 8), model (32, 8))" in str(info.value)
 
 
 # ----------------------------------------------------------------------------- 5
 
 
-def test_pickled_custom_object_is_refused(tmp_path: Path) -> None:
+class RunsCode:
+    """Unpickling this would call a function (print here; os.system in an attack)."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+@pytest.mark.parametrize("payload", [Payload, RunsCode])
+def test_pickled_code_or_objects_are_refused_without_suggesting_weights_only_false(toys, tmp_path, payload):
     path = tmp_path / "untrusted.pt"
-    torch.save({"model_state": SmallNet().state_dict(), "epoch": 1, "extra": Payload()}, path)
+    torch.save({"model_state": toys.SmallNet().state_dict(), "epoch": 1, "extra": payload()}, path)
     with pytest.raises(CheckpointError) as info:
-        load_checkpoint(path, model=SmallNet())
+        load_checkpoint(path, model=toys.SmallNet())
     message = str(info.value)
-    assert "untrusted.pt" in message and "Payload" in message
-    assert "pickled object that is not allowed" in message
-    assert "tensors and plain Python values" in message and "arbitrary code" in message
+    assert "untrusted.pt" in message and ("Payload" if payload is Payload else "system") in message
+    assert "holds code or objects that are not allowed" in message and "arbitrary code" in message
+    assert "corrupt" not in message and "weights_only=False" not in message
 
 
-# ----------------------------------------------------------------------------- 6
+def test_the_refused_global_is_named_from_torch_2_14s_wording_too(tmp_path, monkeypatch):
+    """Without get_unsafe_globals_in_checkpoint (older torch) the message is parsed instead."""
+    monkeypatch.delattr(torch.serialization, "get_unsafe_globals_in_checkpoint", raising=False)
+    for text, name in [("Trying to load unsupported GLOBAL posix.system whose module posix is blocked.",
+                        "posix.system"),
+                       ("Unsupported global: GLOBAL __main__.Payload was not an allowed global", "__main__.Payload")]:
+        assert checkpoint_file._forbidden_globals(tmp_path / "x.pt", RuntimeError(text)) == [name]
 
 
-def _setup(init_seed: int, loader_seed: int) -> dict:
-    """Model with dropout, Adam, StepLR and a shuffled loader (fresh objects each call)."""
-    torch.manual_seed(init_seed)
-    model = SmallNet()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    return dict(
-        model=model, optimizer=optimizer,
-        scheduler=torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5),
-        train_loader=make_loader(loader_seed),
-        val_loader=DataLoader(make_data(32, seed=1), batch_size=16),
-    )
+# ----------------------------------------------------------------------------- 6 damage and mismatches
 
 
-def test_fit_resume_is_bitwise_identical(tmp_path: Path) -> None:
-    common = dict(criterion=nn.CrossEntropyLoss(), device="cpu", progress=False)
-
-    full = _setup(init_seed=1, loader_seed=0)
-    h_full = engine.fit(full["model"], full["train_loader"],
-                        full["val_loader"], epochs=4, optimizer=full["optimizer"],
-                        scheduler=full["scheduler"], checkpoint=tmp_path / "full.pt", **common)
-
-    part = _setup(init_seed=1, loader_seed=0)
-    engine.fit(part["model"], part["train_loader"], part["val_loader"], epochs=2,
-               optimizer=part["optimizer"], scheduler=part["scheduler"],
-               checkpoint=tmp_path / "part.pt", **common)
-    after_two = {k: v.clone() for k, v in part["model"].state_dict().items()}
-
-    random.seed(5), np.random.seed(5)  # the interruption: all RNGs and objects differ
-    fresh = _setup(init_seed=77, loader_seed=123)
-    h_resumed = engine.fit(fresh["model"], fresh["train_loader"], fresh["val_loader"], epochs=4,
-                           optimizer=fresh["optimizer"], scheduler=fresh["scheduler"],
-                           checkpoint=tmp_path / "part.pt", resume=True, **common)
-
-    final, resumed = full["model"].state_dict(), fresh["model"].state_dict()
-    assert list(final) == list(resumed)
-    for key in final:
-        assert torch.equal(final[key], resumed[key]), key
-        assert not torch.equal(after_two[key], resumed[key]), key  # epochs 3-4 really ran
-    assert_same(full["optimizer"].state_dict(), fresh["optimizer"].state_dict())
-    assert fresh["scheduler"].get_last_lr() == full["scheduler"].get_last_lr() == [1e-2 / 16]
-    a, b = h_full.to_dict(), h_resumed.to_dict()
-    a.pop("seconds"), b.pop("seconds")
-    assert a == b and a["epoch"] == [1, 2, 3, 4]
-    assert load_checkpoint(tmp_path / "part.pt", model=SmallNet())["epoch"] == 4
+def test_flipped_bytes_are_a_damaged_checkpoint(tmp_path: Path) -> None:
+    """torch does not check its zip CRCs: the stored checksum catches 64 changed bytes."""
+    torch.manual_seed(0)
+    model = nn.Linear(256, 256)
+    path = save_checkpoint(tmp_path / "big.pt", model=model, epoch=1)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle: middle + 64] = bytes(b ^ 0xFF for b in data[middle: middle + 64])
+    path.write_bytes(bytes(data))
+    target = nn.Linear(256, 256)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(CheckpointError, match="is damaged") as info:
+        load_checkpoint(path, model=target)
+    assert "big.pt" in str(info.value) and "checksum" in str(info.value)
+    assert_same(before, target.state_dict())
 
 
-def test_device_loader_augmentation_generator_is_saved_and_restored(tmp_path: Path) -> None:
-    """A resumed DeviceLoader run must draw the same augmentations, not only the same order."""
+class TwinNet(nn.Module):
+    """Two layers of the same shape: an optimizer can hold them in either order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.a(x))
+
+
+def test_optimizer_state_is_matched_by_parameter_name_not_position(tmp_path: Path) -> None:
+    model = TwinNet()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(2, 4)).sum().backward()
+    optimizer.step()
+    path = save_checkpoint(tmp_path / "twin.pt", model=model, optimizer=optimizer, epoch=1)
+    again = TwinNet()
+    swapped = torch.optim.SGD([*again.b.parameters(), *again.a.parameters()], lr=0.1, momentum=0.9)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, model=again, optimizer=swapped)
+    message = str(info.value)
+    assert "slot 0 of group 0 is a.weight (4, 4) in the checkpoint but b.weight (4, 4) here" in message
+    assert "model.parameters()" in message
+    assert swapped.state_dict()["state"] == {}  # nothing loaded
+
+
+def test_an_optimizer_or_scheduler_of_another_type_is_refused_before_loading(toys, tmp_path: Path) -> None:
+    model, optimizer, scheduler = trained_objects(toys)  # Adam + StepLR
+    path = save_checkpoint(tmp_path / "adam.pt", model=model, optimizer=optimizer, scheduler=scheduler,
+                           epoch=1)
+    target = toys.SmallNet()
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    sgd = torch.optim.SGD(target.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(CheckpointError, match="state of a Adam optimizer, but a SGD was given"):
+        load_checkpoint(path, model=target, optimizer=sgd)
+    adam = torch.optim.Adam(target.parameters(), lr=1e-2)
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=4)
+    with pytest.raises(CheckpointError, match="state of a StepLR scheduler, but a CosineAnnealingLR"):
+        load_checkpoint(path, model=target, optimizer=adam, scheduler=cosine)
+    assert_same(before, target.state_dict())
+
+
+def test_damaged_rng_state_changes_nothing(toys, tmp_path: Path) -> None:
+    model, optimizer, _ = trained_objects(toys)
+    path = save_checkpoint(tmp_path / "c.pt", model=model, optimizer=optimizer, epoch=1)
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["rng_state"]["python"] = (3, "not a state", None)
+    ckpt["checksum"] = checkpoint_file.digest(ckpt)  # damage that passes the checksum
+    torch.save(ckpt, path)
+    target, target_opt, _ = fresh_objects(toys)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(CheckpointError, match="random-number states .* are damaged"):
+        load_checkpoint(path, model=target, optimizer=target_opt)
+    assert_same(before, target.state_dict())
+    assert target_opt.state_dict()["state"] == {}
+    load_checkpoint(path, model=target, optimizer=target_opt, restore_rng=False)  # as the message says
+    assert_same(model.state_dict(), target.state_dict())
+
+
+def test_a_newer_format_is_refused(toys, tmp_path: Path) -> None:
+    path = save_checkpoint(tmp_path / "c.pt", model=toys.SmallNet(), epoch=1)
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["format_version"] = 99
+    ckpt["checksum"] = checkpoint_file.digest(ckpt)
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError, match="newer course_utils .*format 99.* update course_utils"):
+        load_checkpoint(path, model=toys.SmallNet())
+
+
+def _format_1_checkpoint(path: Path, model, optimizer, loader: DataLoader) -> None:
+    """What save_checkpoint wrote before format 2 (commit afdb96d): the layout, built by hand."""
+    version, internal, gauss_next = random.getstate()
+    torch.save({
+        "format_version": 1, "torch_version": str(torch.__version__), "epoch": 2,
+        "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
+        "scheduler_state": None, "history": {"epoch": [1, 2], "train_loss": [0.9, 0.7]},
+        "rng_state": {"python": (version, torch.tensor(internal, dtype=torch.int64), gauss_next),
+                      "torch": torch.get_rng_state(), "loader": loader.generator.get_state()},
+        "loss": 0.7, "scaler": {"scale": 1024.0},
+    }, path)
+
+
+def test_a_format_1_checkpoint_still_loads(toys, tmp_path: Path) -> None:
+    model, optimizer, _ = trained_objects(toys)
+    loader = make_loader(toys)
+    next(iter(loader))
+    _format_1_checkpoint(tmp_path / "old.pt", model, optimizer, loader)
+    expected = draws(loader)[2:]
+    target, target_opt, _ = fresh_objects(toys)
+    loader2 = make_loader(toys, loader_seed=5)
+    state = load_checkpoint(tmp_path / "old.pt", model=target, optimizer=target_opt, loader=loader2)
+    assert (state["epoch"], state["format_version"], state["loss"]) == (2, 1, 0.7)
+    assert_same(model.state_dict(), target.state_dict())
+    again = draws(loader2)[2:]
+    assert torch.equal(again[0], expected[0]) and torch.equal(again[1], expected[1])
+
+
+def test_resuming_warns_about_what_differs(toys, tmp_path: Path) -> None:
+    model, optimizer, scheduler = trained_objects(toys)
+    path = save_checkpoint(tmp_path / "c.pt", model=model, optimizer=optimizer, scheduler=scheduler,
+                           epoch=1, loader=make_loader(toys))
+    target = toys.SmallNet()
+    asked = torch.optim.Adam(target.parameters(), lr=0.5)
+    bigger = toys.loader(toys.features(80), 16, shuffle=True)
+    with pytest.warns(UserWarning) as record:
+        load_checkpoint(path, model=target, optimizer=asked, loader=bigger,
+                        scheduler=torch.optim.lr_scheduler.StepLR(asked, step_size=2, gamma=0.5))
+    messages = " | ".join(str(w.message) for w in record)
+    assert "learning rate saved in the checkpoint (0.01) replaces the 0.5" in messages
+    assert "batch size of 8, this loader has 16" in messages
+    assert "dataset length of 64, this loader has 80" in messages
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file "
+                 "data/0: file write failed"),
+    OSError(28, "No space left on device"),
+])
+def test_a_full_disk_is_named_and_the_old_checkpoint_survives(toys, tmp_path, monkeypatch, error) -> None:
+    path = save_checkpoint(tmp_path / "c.pt", model=toys.SmallNet(), epoch=1)
+    before = path.read_bytes()
+
+    def full_disk(obj: object, fh) -> None:
+        fh.write(b"partial")
+        raise error
+
+    monkeypatch.setattr(checkpoint_file.torch, "save", full_disk)
+    monkeypatch.setattr(checkpoint_file.shutil, "disk_usage", lambda p: shutil_usage(free=1000))
+    with pytest.raises(CheckpointError) as info:
+        save_checkpoint(path, model=toys.SmallNet(), epoch=2)
+    assert str(info.value).startswith(f"no space left on the device while saving {path}")
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["c.pt"]
+
+
+def shutil_usage(*, free: int):
+    import shutil
+
+    return shutil._ntuple_diskusage(10**9, 10**9 - free, free)
+
+
+# ----------------------------------------------------------------------------- 7 objects own their state
+
+
+def test_the_checkpoint_assembles_each_objects_state(toys, tmp_path: Path) -> None:
     from course_utils.device_data import BatchAugment, DeviceLoader
+    from course_utils.engine import History
 
     images = torch.randint(0, 256, (12, 8, 8, 3), dtype=torch.uint8)
     augment = BatchAugment(generator=torch.Generator().manual_seed(3))
-    loader = DeviceLoader((images, torch.arange(12) % 3), 4, device="cpu", augment=augment, seed=1)
-    model = SmallNet()
-    path = save_checkpoint(tmp_path / "dl.pt", model=model, epoch=1, loader=loader)
-    expected = [x for x, _ in loader]                 # what the next epoch gives after the save
-    assert "augment" in torch.load(path, weights_only=True)["rng_state"]
-    load_checkpoint(path, model=model, loader=loader)  # back to the saved point
-    again = [x for x, _ in loader]
-    assert all(torch.equal(a, b) for a, b in zip(expected, again))
+    loader = DeviceLoader((images, torch.arange(12) % 3), 4, augment=augment, seed=1)
+    next(iter(loader))
+    history = History()
+    history.append(epoch=1, train_loss=0.5)
+    scaler = torch.amp.GradScaler("cpu", init_scale=512.0)
+    path = save_checkpoint(tmp_path / "dl.pt", model=toys.SmallNet(), epoch=1, loader=loader,
+                           history=history, scaler=scaler)
+    saved = torch.load(path, weights_only=True)
+    assert saved["loader_state"]["epoch"] == 1 and saved["loader_state"]["seed"] == 1
+    assert torch.equal(saved["loader_state"]["augment"]["generator"], augment.generator.get_state())
+    assert saved["history"] == history.state_dict() and saved["scaler_state"]["scale"] == 512.0
+    expected = [x for x, _ in loader]  # what the next epoch gives after the save
+
+    other = DeviceLoader((images, torch.arange(12) % 3), 4, seed=9,
+                         augment=BatchAugment(generator=torch.Generator().manual_seed(0)))
+    fresh_scaler = torch.amp.GradScaler("cpu")
+    load_checkpoint(path, model=toys.SmallNet(), loader=other, scaler=fresh_scaler)
+    assert all(torch.equal(a, b) for a, b in zip(expected, [x for x, _ in other]))
+    assert fresh_scaler.get_scale() == 512.0
+
+
+def test_device_loader_order_comes_from_seed_plus_epoch() -> None:
+    from course_utils.device_data import DeviceLoader
+
+    labels = torch.arange(20)
+    loader = DeviceLoader((torch.zeros(20, 1, 2, 2, dtype=torch.uint8), labels), 5, seed=4)
+    for epoch in range(3):
+        order = torch.cat([y for _, y in loader])
+        assert torch.equal(order, torch.randperm(20, generator=torch.Generator().manual_seed(4 + epoch)))
+    loader.set_epoch(1)
+    assert loader.state_dict()["epoch"] == 1
+    with pytest.raises(ValueError, match="integer 'seed' and 'epoch'"):
+        loader.load_state_dict({"seed": "4", "epoch": 1})

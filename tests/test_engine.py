@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import copy
+import random
 import re
-import sys
-import types
 import warnings
 
 import pytest
@@ -14,25 +13,8 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-import course_utils
-from course_utils import engine, models, viz
+from course_utils import engine, models, run, viz
 from course_utils.engine import History
-
-
-def quadrant_images(n: int = 256, seed: int = 0) -> TensorDataset:
-    """Learnable 1x28x28 images: the class (0..3) is the quadrant holding a bright square."""
-    g = torch.Generator().manual_seed(seed)
-    x = 0.3 * torch.randn(n, 1, 28, 28, generator=g)
-    y = torch.arange(n) % 4
-    for i, label in enumerate(y.tolist()):
-        r, c = divmod(label, 2)
-        x[i, 0, 14 * r + 3: 14 * r + 11, 14 * c + 3: 14 * c + 11] += 2.0
-    return TensorDataset(x, y)
-
-
-def loader(ds: TensorDataset, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> DataLoader:
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle,
-                      generator=torch.Generator().manual_seed(seed))
 
 
 class Passthrough(nn.Module):
@@ -61,16 +43,16 @@ def skewed_case() -> TensorDataset:
 
 def batch_means(ds: TensorDataset, size: int) -> tuple[float, float]:
     losses, accs = [], []
-    for x, y in loader(ds, size):
+    for x, y in DataLoader(ds, batch_size=size):
         losses.append(F.cross_entropy(x, y).item())
         accs.append((x.argmax(1) == y).float().mean().item())
     return sum(losses) / len(losses), sum(accs) / len(accs)
 
 
-def test_evaluate_is_sample_weighted_with_short_last_batch():
+def test_evaluate_is_sample_weighted_with_short_last_batch(toys):
     ds = skewed_case()
     x, y = ds.tensors
-    result = engine.evaluate(Passthrough(), loader(ds, 4), progress=False, topk=(1, 2))
+    result = engine.evaluate(Passthrough(), toys.loader(ds, 4), progress=False, topk=(1, 2))
     assert result["samples"] == 10
     assert result["acc"] == pytest.approx(0.8)
     assert result["loss"] == pytest.approx(F.cross_entropy(x, y).item(), rel=1e-6)
@@ -81,12 +63,12 @@ def test_evaluate_is_sample_weighted_with_short_last_batch():
     assert 0.8 <= result["top2"] <= 1.0
 
 
-def test_train_one_epoch_is_sample_weighted_with_short_last_batch():
+def test_train_one_epoch_is_sample_weighted_with_short_last_batch(toys):
     ds = skewed_case()
     x, y = ds.tensors
     model = Passthrough()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # weights stay put
-    result = engine.train_one_epoch(model, loader(ds, 4), optimizer,
+    result = engine.train_one_epoch(model, toys.loader(ds, 4), optimizer,
                                     criterion=nn.CrossEntropyLoss(), progress=False)
     assert result["samples"] == 10 and result["running_loss"] == []
     assert result["acc"] == pytest.approx(0.8)
@@ -94,19 +76,19 @@ def test_train_one_epoch_is_sample_weighted_with_short_last_batch():
     assert result["seconds"] > 0
 
 
-def test_sum_reduction_criterion_is_not_multiplied_again():
+def test_sum_reduction_criterion_is_not_multiplied_again(toys):
     ds = skewed_case()
     x, y = ds.tensors
-    result = engine.evaluate(Passthrough(), loader(ds, 4), progress=False,
+    result = engine.evaluate(Passthrough(), toys.loader(ds, 4), progress=False,
                              criterion=nn.CrossEntropyLoss(reduction="sum"))
     assert result["loss"] == pytest.approx(F.cross_entropy(x, y).item(), rel=1e-6)
 
 
-def test_log_every_prints_blitz_running_loss(capsys):
+def test_log_every_prints_blitz_running_loss(toys, capsys):
     torch.manual_seed(0)
     model = models.MnistCNN(num_classes=4)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    result = engine.train_one_epoch(model, loader(quadrant_images(64), 4), opt,
+    result = engine.train_one_epoch(model, toys.loader(toys.quadrants(64), 4), opt,
                                     criterion=nn.CrossEntropyLoss(), epoch=2, log_every=5,
                                     progress=False)
     lines = capsys.readouterr().out.strip().splitlines()
@@ -116,16 +98,16 @@ def test_log_every_prints_blitz_running_loss(capsys):
     assert float(lines[0].rsplit(" ", 1)[1]) == pytest.approx(result["running_loss"][0], abs=5e-4)
 
 
-def test_max_batches_limits_both_loops(capsys):
+def test_max_batches_limits_both_loops(toys, capsys):
     torch.manual_seed(0)
-    ds = quadrant_images(64)
+    ds = toys.quadrants(64)
     model = models.MnistCNN(num_classes=4)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    train = engine.train_one_epoch(model, loader(ds, 8), opt, criterion=nn.CrossEntropyLoss(),
+    train = engine.train_one_epoch(model, toys.loader(ds, 8), opt, criterion=nn.CrossEntropyLoss(),
                                    max_batches=3)  # with the progress bar
     assert train["samples"] == 24
     assert "0/3 [" in capsys.readouterr().err  # the bar's total is max_batches, not len(loader)
-    assert engine.evaluate(model, loader(ds, 8), max_batches=2, progress=False)["samples"] == 16
+    assert engine.evaluate(model, toys.loader(ds, 8), max_batches=2, progress=False)["samples"] == 16
 
 
 def test_empty_loader_is_an_error():
@@ -134,29 +116,29 @@ def test_empty_loader_is_an_error():
         engine.evaluate(Passthrough(), empty, progress=False)
 
 
-def test_evaluate_restores_mode_and_checks_topk():
+def test_evaluate_restores_mode_and_checks_topk(toys):
     model = models.LeNetV1()
     model.train()
     ds = TensorDataset(torch.randn(6, 3, 32, 32), torch.arange(6) % 10)
-    result = engine.evaluate(model, loader(ds, 4), topk=(1, 5), progress=False)
+    result = engine.evaluate(model, toys.loader(ds, 4), topk=(1, 5), progress=False)
     assert model.training
     assert 0 <= result["top1"] <= result["top5"] <= 1
     with pytest.raises(ValueError, match="k=11"):
-        engine.evaluate(model, loader(ds, 4), topk=(11,), progress=False)
+        engine.evaluate(model, toys.loader(ds, 4), topk=(11,), progress=False)
 
 
-def make_run(seed: int = 0, *, lr: float = 0.05):
+def make_run(toys, seed: int = 0, *, lr: float = 0.05):
     torch.manual_seed(seed)
     model = models.MnistCNN(num_classes=4)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
-    train = loader(quadrant_images(200), 32, shuffle=True)  # 7 batches, the last holds 8
-    val = loader(quadrant_images(100, seed=1), 32)
+    train = toys.loader(toys.quadrants(200), 32, shuffle=True)  # 7 batches, the last holds 8
+    val = toys.loader(toys.quadrants(100, seed=1), 32)
     return model, optimizer, scheduler, train, val
 
 
-def test_fit_learns_and_records_history(capsys):
-    model, optimizer, scheduler, train, val = make_run()
+def test_fit_learns_and_records_history(toys, capsys):
+    model, optimizer, scheduler, train, val = make_run(toys)
     history = engine.fit(model, train, val, epochs=3, optimizer=optimizer,
                          criterion=nn.CrossEntropyLoss(), scheduler=scheduler, topk=(1, 3),
                          progress=False)
@@ -188,15 +170,15 @@ def test_history_round_trips_through_plain_dict():
         again.val_top3
 
 
-def test_fit_without_validation_loader():
-    model, optimizer, _, train, _ = make_run()
+def test_fit_without_validation_loader(toys):
+    model, optimizer, _, train, _ = make_run(toys)
     history = engine.fit(model, train, epochs=1, optimizer=optimizer,
                          criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
     assert history.val_acc == [] and len(history.train_acc) == 1
 
 
-def test_amp_is_ignored_on_cpu():
-    model, optimizer, _, train, _ = make_run()
+def test_amp_is_ignored_on_cpu(toys):
+    model, optimizer, _, train, _ = make_run(toys)
     with pytest.warns(UserWarning, match="amp=True only applies on CUDA"):
         history = engine.fit(model, train, epochs=1, optimizer=optimizer, amp=True,
                              criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
@@ -226,8 +208,8 @@ def test_channels_last_applies_on_cpu_and_trains_the_same():
     assert cl_result["loss"] == pytest.approx(plain_result["loss"], rel=1e-4)
 
 
-def test_live_plot_is_a_no_op_without_a_kernel(capsys):
-    model, optimizer, _, train, _ = make_run()
+def test_live_plot_is_a_no_op_without_a_kernel(toys, capsys):
+    model, optimizer, _, train, _ = make_run(toys)
     history = engine.fit(model, train, epochs=1, optimizer=optimizer, live_plot=True,
                          criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
     assert len(history) == 1 and capsys.readouterr().out == ""
@@ -266,132 +248,107 @@ def test_predict_rejects_a_single_image_without_batch_axis():
     assert "x[None]" in msg and "(1, 3, 32, 32)" in msg
 
 
-# ------------------------------------------------------------ checkpoints
+# ------------------------------------------------------------ resuming
 
 
-class FakeCheckpoint:
-    """In-memory stand-in for course_utils.checkpoint with the contract's signatures."""
+def _resume_objects(toys, case: str, seed: int):
+    """Model, optimizer, scheduler, train and val loaders of one resume case (fresh each call)."""
+    from course_utils import data
+    from course_utils.device_data import BatchAugment, DeviceLoader
 
-    def __init__(self) -> None:
-        self.saved: dict = {}
-        self.save_epochs: list[int] = []
-
-    def save_checkpoint(self, path, *, model, optimizer=None, scheduler=None, epoch,
-                        history=None, loader=None, **extra):
-        self.save_epochs.append(epoch)
-        path.touch()  # fit looks for the file before resuming
-        self.saved[str(path)] = copy.deepcopy({
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history,
-            "torch_rng": torch.get_rng_state(), "loader_rng": loader.generator.get_state(),
-            **extra})
-        return path
-
-    def load_checkpoint(self, path, *, model, optimizer=None, scheduler=None, loader=None,
-                        **_):
-        state = copy.deepcopy(self.saved[str(path)])
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        loader.generator.set_state(state["loader_rng"])
-        return state
-
-
-class DropoutNet(nn.Module):
-    """MnistCNN plus dropout, so the torch RNG matters during training."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.body = models.MnistCNN(num_classes=4)
-        self.dropout = nn.Dropout(0.3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(self.dropout(x))
-
-
-def dropout_run(seed: int):
     torch.manual_seed(seed)
-    model = DropoutNet()
+    model = toys.DropoutNet()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
-    train = loader(quadrant_images(96), 32, shuffle=True, seed=seed)
-    return model, optimizer, scheduler, train
+    images = toys.quadrants(96)
+    if case == "workers":  # workers are not persistent, so a resumed run shuffles the same
+        train = data.make_loader(images, train=True, batch_size=32, seed=seed, num_workers=2)
+    elif case == "device_loader":  # order from seed + epoch, augmentation from its generator
+        uint8 = ((images.tensors[0].clamp(-1, 3) + 1) * 60).to(torch.uint8)
+        augment = BatchAugment(generator=torch.Generator().manual_seed(seed))
+        train = DeviceLoader((uint8, images.tensors[1]), 32, augment=augment, mean=None,
+                             std=None, seed=seed)
+    else:
+        train = toys.loader(images, 32, shuffle=True, seed=seed)
+    return model, optimizer, scheduler, train, toys.loader(toys.quadrants(48, seed=1), 16)
 
 
-def fit_run(run, epochs: int, **kwargs) -> History:
-    model, optimizer, scheduler, train = run
-    return engine.fit(model, train, epochs=epochs, optimizer=optimizer, scheduler=scheduler,
-                      criterion=nn.CrossEntropyLoss(), progress=False, verbose=False, **kwargs)
+@pytest.mark.parametrize("case", ["dataloader", "channels_last", "workers", "device_loader"])
+def test_resume_is_bitwise_identical(toys, tmp_path, case):
+    """An interrupted run resumed from its checkpoint ends exactly where an uninterrupted one does."""
+
+    def fit(objects, epochs: int, **kwargs) -> History:
+        model, optimizer, scheduler, train, val = objects
+        return engine.fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=scheduler,
+                          criterion=nn.CrossEntropyLoss(), channels_last=case == "channels_last",
+                          progress=False, verbose=False, **kwargs)
+
+    straight = _resume_objects(toys, case, seed=0)
+    expected = fit(straight, 3)
+    first = _resume_objects(toys, case, seed=0)
+    fit(first, 1, checkpoint=tmp_path / "run.pt")
+    after_one = copy.deepcopy(first[0].state_dict())
+    random.seed(5)
+    resumed_objects = _resume_objects(toys, case, seed=7)  # the restart: other weights, RNGs, loader
+    resumed = fit(resumed_objects, 3, checkpoint=tmp_path / "run.pt", resume=True)
+
+    final, again = straight[0].state_dict(), resumed_objects[0].state_dict()
+    for key in final:
+        assert torch.equal(final[key], again[key]), key
+    assert any(not torch.equal(after_one[k], again[k]) for k in final)  # epochs 2-3 really ran
+    a, b = expected.to_dict(), resumed.to_dict()
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b and a["epoch"] == [1, 2, 3]
+    assert straight[1].state_dict()["state"][0]["step"] == resumed_objects[1].state_dict()["state"][0]["step"]
+    assert resumed_objects[2].get_last_lr() == straight[2].get_last_lr()
+    if case == "channels_last":
+        assert resumed_objects[0].body.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    state = torch.load(tmp_path / "run.pt", weights_only=True)
+    assert state["epoch"] == 3 and state["history"]["epoch"] == [1, 2, 3]
 
 
-def assert_resume_is_bitwise_identical(path) -> None:
-    straight = dropout_run(0)
-    expected = fit_run(straight, 3)
-    first = dropout_run(0)
-    fit_run(first, 1, checkpoint=path)
-    resumed_run = dropout_run(7)  # fresh objects, different initial weights and RNG
-    resumed = fit_run(resumed_run, 3, checkpoint=path, resume=True)
-    for key, value in straight[0].state_dict().items():
-        assert torch.equal(value, resumed_run[0].state_dict()[key]), key
-    assert resumed.epoch == [1, 2, 3]
-    assert resumed.train_loss == expected.train_loss
-    assert resumed.lr == pytest.approx(expected.lr)
-
-
-def test_fit_checkpoint_calls_and_bitwise_resume_with_contract_stub(monkeypatch, tmp_path):
-    fake = FakeCheckpoint()
-    monkeypatch.setitem(sys.modules, "course_utils.checkpoint",
-                        types.SimpleNamespace(save_checkpoint=fake.save_checkpoint,
-                                              load_checkpoint=fake.load_checkpoint))
-    monkeypatch.setattr(course_utils, "checkpoint", sys.modules["course_utils.checkpoint"],
-                        raising=False)
-    assert_resume_is_bitwise_identical(tmp_path / "run.pt")
-    assert fake.save_epochs == [1, 2, 3]  # once per epoch: epoch 1, then 2 and 3 after resuming
-    saved = fake.saved[str(tmp_path / "run.pt")]
-    assert saved["epoch"] == 3 and saved["history"]["epoch"] == [1, 2, 3]
-
-
-def test_resume_without_a_checkpoint_starts_fresh(tmp_path, capsys, monkeypatch):
-    fake = FakeCheckpoint()
-    monkeypatch.setitem(sys.modules, "course_utils.checkpoint",
-                        types.SimpleNamespace(save_checkpoint=fake.save_checkpoint,
-                                              load_checkpoint=fake.load_checkpoint))
-    monkeypatch.setattr(course_utils, "checkpoint", sys.modules["course_utils.checkpoint"],
-                        raising=False)
-    history = fit_run(dropout_run(0), 1, checkpoint=tmp_path / "none.pt", resume=True)
+@pytest.mark.parametrize("verbose", [True, False])
+def test_resume_without_a_checkpoint_starts_fresh_and_says_so_only_when_verbose(toys, tmp_path, capsys,
+                                                                                 verbose):
+    model, optimizer, _, train, _ = make_run(toys)
+    history = engine.fit(model, train, epochs=1, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
+                         checkpoint=tmp_path / "none.pt", resume=True, progress=False, verbose=verbose)
     assert history.epoch == [1]
-    assert "no checkpoint" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert ("no checkpoint" in out) is verbose
+    assert out == "" or verbose
 
 
-def test_fit_resume_bitwise_identical_with_real_checkpoint(tmp_path):
-    assert_resume_is_bitwise_identical(tmp_path / "run.pt")
-    assert (tmp_path / "run.pt").is_file()
+def test_resume_says_what_it_did_and_when_nothing_is_left(toys, tmp_path, capsys):
+    path = tmp_path / "run.pt"
+    model, optimizer, _, train, _ = make_run(toys)
+    kwargs = dict(optimizer=optimizer, criterion=nn.CrossEntropyLoss(), checkpoint=path, progress=False)
+    engine.fit(model, train, epochs=2, **kwargs)
+    capsys.readouterr()
+    history = engine.fit(model, train, epochs=2, resume=True, **kwargs)
+    assert len(history) == 2
+    assert "already at epoch 2 of epochs=2: nothing to train" in capsys.readouterr().out
+    engine.fit(model, train, epochs=3, resume=True, **kwargs)
+    assert f"resumed from {path} after epoch 2; training epochs 3..3" in capsys.readouterr().out
 
 
-def test_channels_last_resume_on_cpu_is_bitwise_identical(tmp_path):
-    """The checkpoint of a channels-last CNN restores into a fresh (contiguous) model exactly."""
-    ds = quadrant_images(64)
-
-    def run(epochs: int, seed: int, **options) -> tuple[nn.Module, History]:
-        torch.manual_seed(seed)
-        model = models.MnistCNN(num_classes=4)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        history = engine.fit(model, loader(ds, 16, shuffle=True), epochs=epochs, optimizer=optimizer,
-                             criterion=nn.CrossEntropyLoss(), channels_last=True, progress=False,
-                             verbose=False, **options)
-        return model, history
-
-    straight, expected = run(3, seed=0)
-    run(1, seed=0, checkpoint=tmp_path / "cl.pt")
-    resumed, history = run(3, seed=7, checkpoint=tmp_path / "cl.pt", resume=True)
-    assert resumed.conv2.weight.is_contiguous(memory_format=torch.channels_last)
-    for key, value in straight.state_dict().items():
-        assert torch.equal(value, resumed.state_dict()[key]), key
-    assert history.train_loss == expected.train_loss and history.epoch == [1, 2, 3]
+def test_an_existing_checkpoint_is_not_overwritten_by_a_new_run(toys, tmp_path):
+    path = tmp_path / "run.pt"
+    model, optimizer, _, train, _ = make_run(toys)
+    kwargs = dict(optimizer=optimizer, criterion=nn.CrossEntropyLoss(), checkpoint=path,
+                  progress=False, verbose=False)
+    engine.fit(model, train, epochs=3, **kwargs)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError) as info:
+        engine.fit(model, train, epochs=1, **kwargs)
+    message = str(info.value)
+    assert str(path) in message and "resume=True" in message and "overwrite=True" in message
+    assert path.read_bytes() == before
+    engine.fit(model, train, epochs=1, overwrite=True, **kwargs)
+    assert torch.load(path, weights_only=True)["epoch"] == 1
 
 
-def test_live_plot_updates_once_per_epoch(monkeypatch):
+def test_live_plot_updates_once_per_epoch(toys, monkeypatch):
     seen: list[list[int]] = []
 
     class Recorder:
@@ -402,26 +359,26 @@ def test_live_plot_updates_once_per_epoch(monkeypatch):
             seen.append(list(history.epoch))
 
     monkeypatch.setattr(viz, "LivePlot", Recorder)
-    model, optimizer, _, train, _ = make_run()
+    model, optimizer, _, train, _ = make_run(toys)
     engine.fit(model, train, epochs=3, optimizer=optimizer, live_plot=True,
                criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
     assert seen == [[1], [1, 2], [1, 2, 3]]
 
 
 @pytest.mark.parametrize("progress", [False, True])
-def test_train_one_epoch_matches_a_plain_loop_on_a_shuffled_loader(progress):
+def test_train_one_epoch_matches_a_plain_loop_on_a_shuffled_loader(toys, progress):
     """One iter() per epoch: the engine sees the same shuffled batches as a plain for-loop.
 
     tqdm.auto calls iter() on what it wraps in its constructor too; handing it the bare
     DataLoader drew twice from the loader's generator and trained on another order.
     """
-    ds = quadrant_images(64)
+    ds = toys.quadrants(64)
 
     def run(use_engine: bool) -> torch.Tensor:
         torch.manual_seed(0)
         model = models.MnistCNN(num_classes=4)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-        train = loader(ds, 8, shuffle=True, seed=3)
+        train = toys.loader(ds, 8, shuffle=True, seed=3)
         if use_engine:
             engine.train_one_epoch(model, train, optimizer, criterion=nn.CrossEntropyLoss(),
                                    device="cpu", progress=progress)
@@ -435,55 +392,148 @@ def test_train_one_epoch_matches_a_plain_loop_on_a_shuffled_loader(progress):
     assert torch.equal(run(True), run(False))
 
 
-def test_history_survives_copy_deepcopy_and_pickle():
+def test_history_survives_copy_deepcopy_pickle_and_its_state_dict():
     import pickle
 
     h = History()
     h.append(epoch=1, train_loss=1.0, train_acc=0.5, val_top5=0.9)
     for clone in (copy.copy(h), copy.deepcopy(h), pickle.loads(pickle.dumps(h))):
         assert clone == h and clone.val_top5 == [0.9]
+    again = History()
+    again.load_state_dict(h.state_dict())
+    assert again == h and again.val_top5 == [0.9]
 
 
-@pytest.mark.parametrize("run", ["train_one_epoch", "evaluate"])
-def test_loops_move_the_model_to_the_device_they_are_given(run, monkeypatch):
-    model, optimizer, _, train, _ = make_run()
-    moved = []
-    real_to = model.to
-    monkeypatch.setattr(model, "to", lambda *a, **k: (moved.append(a), real_to(*a, **k))[1])
-    if run == "train_one_epoch":
+# ------------------------------------------------------------ devices and the run context
+
+
+@pytest.mark.parametrize("loop", ["train_one_epoch", "evaluate", "predict"])
+def test_loops_put_the_model_on_the_device_they_are_given(toys, loop, device):
+    model, optimizer, _, train, _ = make_run(toys)
+    if loop == "train_one_epoch":
         engine.train_one_epoch(model, train, optimizer, criterion=nn.CrossEntropyLoss(),
-                               device="cpu", progress=False)
+                               device=device, progress=False)
+    elif loop == "evaluate":
+        assert engine.evaluate(model, train, device=device, progress=False)["samples"] == 200
     else:
-        engine.evaluate(model, train, device="cpu", progress=False)
-    assert moved == [(torch.device("cpu"),)]
+        assert engine.predict(model, toys.quadrants(3).tensors[0], device=device).device.type == "cpu"
+    assert {p.device.type for p in model.parameters()} == {device.type}
+
+
+def test_fit_works_out_the_run_once(toys, monkeypatch):
+    model, optimizer, _, train, val = make_run(toys)
+    contexts = []
+    real = engine.RunContext.prepare.__func__
+    monkeypatch.setattr(engine.RunContext, "prepare",
+                        classmethod(lambda cls, *a, **k: contexts.append(real(cls, *a, **k)) or contexts[-1]))
+    with pytest.warns(UserWarning, match="amp=True only applies on CUDA") as record:
+        engine.fit(model, train, val, epochs=2, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
+                   amp=True, progress=False, verbose=False)
+    assert len(contexts) == 1 and len(record) == 1
+    assert contexts[0] == engine.RunContext(torch.device("cpu"), None, None, False, False, False)
 
 
 def test_amp_uses_fp16_where_bf16_would_only_be_emulated(monkeypatch):
     cuda = torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
-    assert engine._amp_dtype(True, cuda) == torch.float16  # a T4: bf16 only emulated
+    assert run._amp_dtype(True, cuda) == torch.float16  # a T4: bf16 only emulated
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
-    assert engine._amp_dtype(True, cuda) == torch.bfloat16  # Ampere and newer
+    assert run._amp_dtype(True, cuda) == torch.bfloat16  # Ampere and newer
 
 
-def test_resume_is_bitwise_identical_with_loader_workers(tmp_path):
-    """make_loader(num_workers=2): workers are not persistent, so a resumed run shuffles the same."""
-    from course_utils import config, data
+def test_eval_mode_restores_the_mode_even_after_an_error():
+    model = models.LeNetV2()
+    for mode in (True, False):
+        model.train(mode)
+        with pytest.raises(RuntimeError, match="inside"), engine.eval_mode(model) as inside:
+            assert inside is model and not model.training
+            raise RuntimeError("inside")
+        assert model.training is mode
 
-    cfg = config.setup(profile="full", batch_size=32, seed=0, verbose=False)
 
-    def run(seed: int):
-        torch.manual_seed(seed)
-        model = DropoutNet()
-        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-        train = data.make_loader(quadrant_images(96), train=True, batch_size=cfg.batch_size, num_workers=2)
-        return model, optimizer, torch.optim.lr_scheduler.StepLR(optimizer, 1, 0.7), train
+def test_fit_takes_a_distributed_data_parallel_model(toys, tmp_path):
+    """One process, gloo: fit trains through DDP and checkpoints the inner module's weights."""
+    import torch.distributed as dist
 
-    straight = run(0)
-    expected = fit_run(straight, 3)
-    fit_run(run(0), 1, checkpoint=tmp_path / "run.pt")
-    resumed_run = run(7)
-    resumed = fit_run(resumed_run, 3, checkpoint=tmp_path / "run.pt", resume=True)
-    assert resumed.train_loss == expected.train_loss
-    for key, value in straight[0].state_dict().items():
-        assert torch.equal(value, resumed_run[0].state_dict()[key]), key
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        model, optimizer, _, train, _ = make_run(toys)
+        wrapped = nn.parallel.DistributedDataParallel(model)
+        history = engine.fit(wrapped, train, epochs=1, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
+                             checkpoint=tmp_path / "ddp.pt", progress=False, verbose=False)
+    finally:
+        dist.destroy_process_group()
+    assert history.train_acc[0] > 0.25
+    saved = torch.load(tmp_path / "ddp.pt", weights_only=True)["model_state"]
+    assert list(saved) == list(model.state_dict()) and not any(k.startswith("module.") for k in saved)
+
+
+# ------------------------------------------------------------ faults a learner makes
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(toys, tmp_path, device):
+    path = tmp_path / "run.pt"
+    model, optimizer, _, train, _ = make_run(toys)
+    kwargs = dict(optimizer=optimizer, criterion=nn.CrossEntropyLoss(), checkpoint=path, device=device,
+                  progress=False, verbose=False)
+    engine.fit(model, train, epochs=1, **kwargs)
+    good = path.read_bytes()
+    broken = toys.quadrants(64)
+    broken.tensors[0][37, 0, 5, 5] = float("nan")  # one NaN pixel, in batch 5 of 8
+    with pytest.raises(FloatingPointError) as info:
+        engine.fit(model, toys.loader(broken, 8), epochs=2, resume=True, **kwargs)
+    message = str(info.value)
+    assert "epoch 2, batch 5" in message and "not a finite number" in message
+    assert "learning rate" in message and "no checkpoint was written" in message
+    assert path.read_bytes() == good
+
+
+def test_an_optimizer_built_for_another_model_is_refused(toys):
+    model, optimizer, _, train, _ = make_run(toys)
+    rebuilt = models.MnistCNN(num_classes=4)  # the model cell re-run, the optimizer cell not
+    for call in (lambda: engine.fit(rebuilt, train, epochs=1, optimizer=optimizer,
+                                    criterion=nn.CrossEntropyLoss(), progress=False, verbose=False),
+                 lambda: engine.train_one_epoch(rebuilt, train, optimizer, criterion=nn.CrossEntropyLoss(),
+                                                progress=False)):
+        with pytest.raises(ValueError, match="updates none of this MnistCNN's parameters") as info:
+            call()
+        assert "re-run the cell" in str(info.value) and "model.parameters()" in str(info.value)
+
+
+def _faulty(toys, fault: str) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """A batch for MnistCNN(num_classes=4) with one learner's mistake, and what the message says."""
+    x, y = toys.quadrants(8).tensors
+    if fault == "uint8":
+        return (x * 50 + 100).clamp(0, 255).to(torch.uint8), y, "dtype torch.uint8"
+    if fault == "channels_last":
+        return x.permute(0, 2, 3, 1), y, "(N, H, W, C)"
+    if fault == "size":
+        return F.interpolate(x, size=32), y, "it accepts 28x28"
+    return x, y + 1, "labels from 1 to 4"
+
+
+@pytest.mark.parametrize("entry", ["predict", "evaluate", "fit"])
+@pytest.mark.parametrize("fault", ["uint8", "channels_last", "size", "labels"])
+def test_bad_inputs_get_one_message_with_expected_and_received(toys, entry, fault):
+    x, y, says = _faulty(toys, fault)
+    if entry == "predict" and fault == "labels":
+        pytest.skip("predict takes no labels")
+    torch.manual_seed(0)
+    model = models.MnistCNN(num_classes=4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    calls = {
+        "predict": lambda: engine.predict(model, x),
+        "evaluate": lambda: engine.evaluate(model, toys.loader(TensorDataset(x, y), 4), progress=False),
+        "fit": lambda: engine.fit(model, toys.loader(TensorDataset(x, y), 4), epochs=1,
+                                  optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
+                                  progress=False, verbose=False),
+    }
+    with pytest.raises((TypeError, ValueError)) as info:
+        calls[entry]()
+    message = str(info.value)
+    assert says in message, message
+    expected = {"uint8": "torch.float32", "channels_last": "x.permute(0, 3, 1, 2)",
+                "size": "(8, 1, 28, 28)" if entry == "predict" else "(4, 1, 28, 28)",
+                "labels": "0 .. 3"}[fault]
+    assert expected in message, message
+    assert "mat1 and mat2" not in message.split("PyTorch said")[0]
