@@ -158,11 +158,11 @@ def _other_type(kind: str, saved_class: str | None, own: Any, extra_keys: set, p
     if not extra_keys and saved_class in (None, type(own).__name__):
         return
     saved = saved_class or "another type"
-    detail = f" (its settings {sorted(extra_keys)} do not match)" if extra_keys else ""
+    detail = f" (the settings {sorted(extra_keys)} differ)" if extra_keys else ""
     raise CheckpointError(
-        f"{path} holds the state of a {saved} {kind}, but a {type(own).__name__} was given"
-        f"{detail}: build the same kind of {kind} as the run that saved it, or start a new "
-        "run (another checkpoint path)")
+        f"{path} holds the {kind} state of {saved}, but the {kind} given is "
+        f"{type(own).__name__}{detail}: build the same kind of {kind} as the run that saved "
+        "it, or start a new run (another checkpoint path)")
 
 
 def _state_shape(saved: Mapping, index: Any, param: torch.Tensor) -> list[int]:

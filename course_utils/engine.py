@@ -148,7 +148,9 @@ def train_one_epoch(
     ``running_loss`` (the printed values). ``device`` (default: where the model
     is) receives the model and every batch. ``run`` (from ``fit``) replaces
     ``device``/``amp``/``channels_last``/``scaler``/``progress``. A loss that is
-    NaN or infinite stops training with a FloatingPointError naming the batch.
+    NaN or infinite stops training with a FloatingPointError naming the batch: on
+    the CPU at that batch, elsewhere at the end of the epoch (checking every batch
+    would make the loop wait for the device).
     """
     run = run or RunContext.prepare(model, device=device, amp=amp, channels_last=channels_last,
                                     progress=progress, scaler=scaler)

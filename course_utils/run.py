@@ -6,7 +6,7 @@ scaler, channels-last, progress bar, printing) and hands it to every
 the model once. Called on their own, the loops build one from their keyword
 arguments.
 
-:func:`check_inputs` and :func:`check_targets` turn the usual data mistakes
+:func:`checked_forward` and :func:`check_targets` turn the usual data mistakes
 (uint8 pixels, an (N, H, W, C) array, another image size, labels outside the
 classes) into one message naming what the model expects and what it got.
 """
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["RunContext", "check_inputs", "check_targets", "checked_forward"]
+__all__ = ["RunContext", "check_targets", "checked_forward", "diagnose_inputs"]
 
 _PROBE_SIZES = (28, 32, 64, 96, 128, 224)  # image sizes the course's models are built for
 
@@ -124,29 +124,6 @@ def _input_channels(model: nn.Module) -> int | None:
     return conv.in_channels if conv is not None else None
 
 
-def check_inputs(model: nn.Module, inputs: torch.Tensor, *, where: str) -> None:
-    """Refuse integer pixels and a (N, H, W, C) batch with a message that says what to do."""
-    shape = tuple(inputs.shape)
-    if not inputs.is_floating_point():
-        raise TypeError(
-            f"{where} got images of dtype {inputs.dtype} with shape {shape}, but the model "
-            "needs floating-point images (torch.float32): convert them with "
-            "transforms.ToTensor() (pixels 0-255 become 0.0-1.0), or x.float() / 255, and "
-            "normalise them as in training")
-    channels = _input_channels(model)
-    if inputs.dim() != 4 or channels is None or shape[1] == channels:
-        return
-    if shape[-1] == channels:
-        raise ValueError(
-            f"{where} got a batch of shape {shape}, which looks like (N, H, W, C) = channels "
-            f"last, but the model needs (N, C, H, W) with C = {channels}: reorder it with "
-            f"x.permute(0, 3, 1, 2) to get {(shape[0], shape[3], shape[1], shape[2])}")
-    raise ValueError(
-        f"{where} got a batch with {shape[1]} channel(s), shape {shape}, but the model's "
-        f"first convolution expects {channels}: grey images have 1 channel and colour "
-        "images 3; convert them (e.g. transforms.Grayscale or .convert('RGB')) to match")
-
-
 def _accepted_size(model: nn.Module, channels: int, device: torch.device) -> int | None:
     """The first of a few usual square image sizes the model accepts (None: none of them)."""
     from .engine import eval_mode
@@ -161,24 +138,51 @@ def _accepted_size(model: nn.Module, channels: int, device: torch.device) -> int
     return None
 
 
+def diagnose_inputs(model: nn.Module, inputs: torch.Tensor, *, where: str) -> Exception | None:
+    """Why ``model`` cannot take ``inputs`` - integer pixels, (N, H, W, C), another size - or None."""
+    shape = tuple(inputs.shape)
+    param = next(model.parameters(), None)
+    wanted = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    if inputs.dtype != wanted:
+        return TypeError(
+            f"{where} got images of dtype {inputs.dtype} with shape {shape}, but the model needs "
+            f"{wanted}: convert them with transforms.ToTensor() (pixels 0-255 become 0.0-1.0) "
+            "and normalise them as in training, or use x.float() / 255 for a uint8 tensor")
+    channels = _input_channels(model)
+    if inputs.dim() != 4 or channels is None:
+        return None
+    if shape[1] != channels and shape[-1] == channels:
+        return ValueError(
+            f"{where} got a batch of shape {shape}, which looks like (N, H, W, C) = channels "
+            f"last, but the model needs (N, C, H, W) with C = {channels}: reorder it with "
+            f"x.permute(0, 3, 1, 2) to get {(shape[0], shape[3], shape[1], shape[2])}")
+    if shape[1] != channels:
+        return ValueError(
+            f"{where} got a batch with {shape[1]} channel(s), shape {shape}, but the model's "
+            f"first convolution expects {channels}: grey images have 1 channel and colour "
+            "images 3; convert them (e.g. transforms.Grayscale or .convert('RGB')) to match")
+    size = _accepted_size(model, channels, inputs.device)
+    if size is None or shape[2:] == (size, size):
+        return None
+    return ValueError(
+        f"{where}: the model cannot take images of size {shape[2]}x{shape[3]} (batch shape "
+        f"{shape}); it accepts {size}x{size} (shape {(shape[0], channels, size, size)}): resize "
+        f"the images (e.g. transforms.Resize({size})) or build the model for this size")
+
+
 def checked_forward(model: nn.Module, inputs: torch.Tensor, *, where: str) -> torch.Tensor:
-    """``model(inputs)`` after :func:`check_inputs`; for an image size the model cannot take,
-    a ValueError naming a size it can."""
-    check_inputs(model, inputs, where=where)
+    """``model(inputs)``; when it fails on the usual input mistakes, an error that names them.
+
+    Diagnosing only after a failure costs nothing when the inputs fit, and never
+    refuses inputs a model takes on purpose (e.g. one that converts uint8 itself).
+    """
     try:
         return model(inputs)
     except RuntimeError as exc:
-        if inputs.dim() != 4:
+        problem = diagnose_inputs(model, inputs, where=where)
+        if problem is None:
             raise
-        size = _accepted_size(model, inputs.shape[1], inputs.device)
-        if size is None or (inputs.shape[2], inputs.shape[3]) == (size, size):
-            raise
-        raise ValueError(
-            f"{where}: the model cannot take images of size {inputs.shape[2]}x{inputs.shape[3]} "
-            f"(batch shape {tuple(inputs.shape)}); it accepts {size}x{size} "
-            f"(shape {(inputs.shape[0], inputs.shape[1], size, size)}): resize the images "
-            f"(e.g. transforms.Resize({size})) or build the model for this size. "
-            f"PyTorch said: {exc}") from exc
+        raise type(problem)(f"{problem}. PyTorch said: {exc}") from exc
 
 
 def check_targets(outputs: torch.Tensor, targets: torch.Tensor, *, where: str) -> None:

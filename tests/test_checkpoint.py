@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 from course_utils import checkpoint_file
 from course_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -389,11 +389,11 @@ def test_an_optimizer_or_scheduler_of_another_type_is_refused_before_loading(toy
     target = toys.SmallNet()
     before = {k: v.clone() for k, v in target.state_dict().items()}
     sgd = torch.optim.SGD(target.parameters(), lr=0.1, momentum=0.9)
-    with pytest.raises(CheckpointError, match="state of a Adam optimizer, but a SGD was given"):
+    with pytest.raises(CheckpointError, match="holds the optimizer state of Adam, but the optimizer given is SGD"):
         load_checkpoint(path, model=target, optimizer=sgd)
     adam = torch.optim.Adam(target.parameters(), lr=1e-2)
     cosine = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=4)
-    with pytest.raises(CheckpointError, match="state of a StepLR scheduler, but a CosineAnnealingLR"):
+    with pytest.raises(CheckpointError, match="holds the scheduler state of StepLR, but the scheduler given is CosineAnnealingLR"):
         load_checkpoint(path, model=target, optimizer=adam, scheduler=cosine)
     assert_same(before, target.state_dict())
 
