@@ -538,3 +538,32 @@ def test_device_loader_order_comes_from_seed_plus_epoch() -> None:
     assert loader.state_dict()["epoch"] == 1
     with pytest.raises(ValueError, match="integer 'seed' and 'epoch'"):
         loader.load_state_dict({"seed": "4", "epoch": 1})
+
+
+def test_a_checkpoint_written_by_format_1_code_resumes_bitwise(toys, tmp_path: Path) -> None:
+    """tests/fixtures/checkpoint_format1.pt: written by engine.fit at commit afdb96d (format 1).
+
+    There: torch.manual_seed(0); model = SmallNet(); Adam(lr=1e-2); StepLR(step_size=1,
+    gamma=0.5); loader(features(), 8, shuffle=True, seed=0); fit(epochs=1, checkpoint=...).
+    Today's code resumes it to epoch 2 exactly as an uninterrupted run of today's code.
+    """
+    from course_utils import engine
+
+    def run(seed: int):
+        torch.manual_seed(seed)
+        model = toys.SmallNet()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+        return dict(model=model, train_loader=toys.loader(toys.features(), 8, shuffle=True, seed=seed),
+                    optimizer=optimizer, scheduler=scheduler, criterion=nn.CrossEntropyLoss(),
+                    epochs=2, progress=False, verbose=False)
+
+    straight = run(0)
+    expected = engine.fit(**straight)
+    old = tmp_path / "old.pt"
+    old.write_bytes((REPO / "tests" / "fixtures" / "checkpoint_format1.pt").read_bytes())
+    resumed = run(7)
+    history = engine.fit(**resumed, checkpoint=old, resume=True)
+    assert history.train_loss == expected.train_loss and history.epoch == [1, 2]
+    assert_same(straight["model"].state_dict(), resumed["model"].state_dict())
+    assert torch.load(old, weights_only=True)["format_version"] == 2  # saved again in today's format
