@@ -49,10 +49,10 @@ def batch_means(ds: TensorDataset, size: int) -> tuple[float, float]:
     return sum(losses) / len(losses), sum(accs) / len(accs)
 
 
-def test_evaluate_is_sample_weighted_with_short_last_batch(toys):
+def test_evaluate_is_sample_weighted_with_short_last_batch(toys, device):
     ds = skewed_case()
     x, y = ds.tensors
-    result = engine.evaluate(Passthrough(), toys.loader(ds, 4), progress=False, topk=(1, 2))
+    result = engine.evaluate(Passthrough(), toys.loader(ds, 4), device=device, progress=False, topk=(1, 2))
     assert result["samples"] == 10
     assert result["acc"] == pytest.approx(0.8)
     assert result["loss"] == pytest.approx(F.cross_entropy(x, y).item(), rel=1e-6)
@@ -63,13 +63,13 @@ def test_evaluate_is_sample_weighted_with_short_last_batch(toys):
     assert 0.8 <= result["top2"] <= 1.0
 
 
-def test_train_one_epoch_is_sample_weighted_with_short_last_batch(toys):
+def test_train_one_epoch_is_sample_weighted_with_short_last_batch(toys, device):
     ds = skewed_case()
     x, y = ds.tensors
     model = Passthrough()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # weights stay put
     result = engine.train_one_epoch(model, toys.loader(ds, 4), optimizer,
-                                    criterion=nn.CrossEntropyLoss(), progress=False)
+                                    criterion=nn.CrossEntropyLoss(), device=device, progress=False)
     assert result["samples"] == 10 and result["running_loss"] == []
     assert result["acc"] == pytest.approx(0.8)
     assert result["loss"] == pytest.approx(F.cross_entropy(x, y).item(), rel=1e-6)
@@ -137,11 +137,11 @@ def make_run(toys, seed: int = 0, *, lr: float = 0.05):
     return model, optimizer, scheduler, train, val
 
 
-def test_fit_learns_and_records_history(toys, capsys):
+def test_fit_learns_and_records_history(toys, capsys, device):
     model, optimizer, scheduler, train, val = make_run(toys)
     history = engine.fit(model, train, val, epochs=3, optimizer=optimizer,
                          criterion=nn.CrossEntropyLoss(), scheduler=scheduler, topk=(1, 3),
-                         progress=False)
+                         device=device, progress=False)
     assert history.epoch == [1, 2, 3] and len(history) == 3
     assert history.lr == pytest.approx([0.05, 0.025, 0.0125])  # the rate used in each epoch
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.00625)  # stepped after epoch 3
@@ -218,17 +218,17 @@ def test_live_plot_is_a_no_op_without_a_kernel(toys, capsys):
 # ------------------------------------------------------------ predict
 
 
-def test_predict_returns_eval_mode_logits_and_restores_mode():
+def test_predict_returns_eval_mode_logits_and_restores_mode(device):
     torch.manual_seed(0)
     model = models.LeNetV2()  # has dropout: eval mode makes it deterministic
     model.train()
     x = torch.randn(3, 3, 32, 32)
-    out = engine.predict(model, x)
+    out = engine.predict(model, x, device=device)
     assert model.training
     assert out.shape == (3, 10) and not out.requires_grad
     model.eval()
     with torch.no_grad():
-        assert torch.equal(out, model(x))
+        assert torch.equal(out, model(x.to(device)).cpu())
 
 
 def test_predict_rejects_a_pil_image():
