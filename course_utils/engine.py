@@ -41,9 +41,10 @@ from tqdm.auto import tqdm
 
 from . import metrics
 from .history import History
-from .run import RunContext, check_targets, checked_forward
+from .run import RunContext, check_predict_input, check_targets, checked_forward
 
-__all__ = ["History", "RunContext", "eval_mode", "train_one_epoch", "evaluate", "predict", "fit"]
+__all__ = ["History", "RunContext", "eval_mode", "train_one_epoch", "evaluate", "predict", "fit",
+           "epoch_totals"]
 
 
 @contextlib.contextmanager
@@ -224,29 +225,6 @@ def evaluate(
     return {**result, "samples": int(samples), "seconds": time.perf_counter() - start}
 
 
-def _check_predict_input(inputs: Any) -> None:
-    """Raise a TypeError/ValueError that says how to fix the usual input mistakes."""
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow is a course dependency
-        Image = None
-    if Image is not None and isinstance(inputs, Image.Image):
-        raise TypeError(
-            "predict() got a PIL Image, but the model needs a tensor batch of shape "
-            "(N, C, H, W): apply transforms.ToTensor() (or your test transform) and add "
-            "the batch axis, e.g. predict(model, transform(img)[None]) or .unsqueeze(0)")
-    if not isinstance(inputs, torch.Tensor):
-        raise TypeError(
-            f"predict() needs a torch.Tensor batch of shape (N, C, H, W), got "
-            f"{type(inputs).__name__}; convert it with transforms.ToTensor() or torch.as_tensor")
-    if inputs.dim() == 3:
-        shape = tuple(inputs.shape)
-        raise ValueError(
-            f"predict() got a single image of shape (C, H, W) = {shape}, but the model "
-            f"needs a batch of shape (N, C, H, W); add the batch axis with x[None] "
-            f"(or x.unsqueeze(0)) to get shape {(1, *shape)}")
-
-
 def predict(
     model: nn.Module, inputs: torch.Tensor, *, device: torch.device | str | None = None
 ) -> torch.Tensor:
@@ -258,7 +236,7 @@ def predict(
     single (C, H, W) image, an (N, H, W, C) batch or an image size the model
     cannot take.
     """
-    _check_predict_input(inputs)
+    check_predict_input(inputs)
     run = RunContext.prepare(model, device=device, progress=False)
     with eval_mode(model), torch.no_grad():
         outputs = checked_forward(model, inputs.to(run.device), where="predict()")

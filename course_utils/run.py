@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["RunContext", "check_targets", "checked_forward", "diagnose_inputs"]
+__all__ = ["RunContext", "check_predict_input", "check_targets", "checked_forward", "diagnose_inputs"]
 
 _PROBE_SIZES = (28, 32, 64, 96, 128, 224)  # image sizes the course's models are built for
 
@@ -116,6 +116,29 @@ class RunContext:
 
 
 # ---------------------------------------------------------------- first-batch checks
+
+
+def check_predict_input(inputs: Any) -> None:
+    """For ``predict``: a PIL image, a non-tensor or a single image is an error that says what to do."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow is a course dependency
+        Image = None
+    if Image is not None and isinstance(inputs, Image.Image):
+        raise TypeError(
+            "predict() got a PIL Image, but the model needs a tensor batch of shape "
+            "(N, C, H, W): apply transforms.ToTensor() (or your test transform) and add "
+            "the batch axis, e.g. predict(model, transform(img)[None]) or .unsqueeze(0)")
+    if not isinstance(inputs, torch.Tensor):
+        raise TypeError(
+            f"predict() needs a torch.Tensor batch of shape (N, C, H, W), got "
+            f"{type(inputs).__name__}; convert it with transforms.ToTensor() or torch.as_tensor")
+    if inputs.dim() == 3:
+        shape = tuple(inputs.shape)
+        raise ValueError(
+            f"predict() got a single image of shape (C, H, W) = {shape}, but the model "
+            f"needs a batch of shape (N, C, H, W); add the batch axis with x[None] "
+            f"(or x.unsqueeze(0)) to get shape {(1, *shape)}")
 
 
 def _input_channels(model: nn.Module) -> int | None:
