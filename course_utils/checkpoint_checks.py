@@ -104,8 +104,9 @@ def upgrade(ckpt: Any, path: Path, version: int) -> dict[str, Any]:
     if found >= 2 and ckpt.get("checksum") != digest(ckpt):
         raise CheckpointError(
             f"{path} is damaged: its contents do not match the checksum stored when it was "
-            "saved (bytes changed on disk or while copying). Use an earlier copy of the "
-            "checkpoint, or train again")
+            "saved (bytes changed on disk or while copying, or the dict was edited and saved "
+            "with torch.save). Use an earlier copy of the checkpoint, or train again; to change "
+            "a checkpoint, load it into the objects and save them with save_checkpoint")
     missing = [key for key in REQUIRED_KEYS if key not in ckpt]
     if missing:
         raise CheckpointError(f"{path} is not a checkpoint saved by save_checkpoint: required "
