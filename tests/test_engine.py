@@ -210,7 +210,7 @@ def test_channels_last_applies_on_cpu_and_trains_the_same():
 
 def test_live_plot_is_a_no_op_without_a_kernel(toys, capsys):
     model, optimizer, _, train, _ = make_run(toys)
-    history = engine.fit(model, train, epochs=1, optimizer=optimizer, live_plot=True,
+    history = engine.fit(model, train, epochs=1, optimizer=optimizer, live_plot=True, max_batches=1,
                          criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
     assert len(history) == 1 and capsys.readouterr().out == ""
 
@@ -322,7 +322,8 @@ def test_resume_without_a_checkpoint_starts_fresh_and_says_so_only_when_verbose(
 def test_resume_says_what_it_did_and_when_nothing_is_left(toys, tmp_path, capsys):
     path = tmp_path / "run.pt"
     model, optimizer, _, train, _ = make_run(toys)
-    kwargs = dict(optimizer=optimizer, criterion=nn.CrossEntropyLoss(), checkpoint=path, progress=False)
+    kwargs = dict(optimizer=optimizer, criterion=nn.CrossEntropyLoss(), checkpoint=path, max_batches=2,
+                  progress=False)
     engine.fit(model, train, epochs=2, **kwargs)
     capsys.readouterr()
     history = engine.fit(model, train, epochs=2, resume=True, **kwargs)
@@ -336,7 +337,7 @@ def test_an_existing_checkpoint_is_not_overwritten_by_a_new_run(toys, tmp_path):
     path = tmp_path / "run.pt"
     model, optimizer, _, train, _ = make_run(toys)
     kwargs = dict(optimizer=optimizer, criterion=nn.CrossEntropyLoss(), checkpoint=path,
-                  progress=False, verbose=False)
+                  max_batches=2, progress=False, verbose=False)
     engine.fit(model, train, epochs=3, **kwargs)
     before = path.read_bytes()
     with pytest.raises(FileExistsError) as info:
@@ -360,7 +361,7 @@ def test_live_plot_updates_once_per_epoch(toys, monkeypatch):
 
     monkeypatch.setattr(viz, "LivePlot", Recorder)
     model, optimizer, _, train, _ = make_run(toys)
-    engine.fit(model, train, epochs=3, optimizer=optimizer, live_plot=True,
+    engine.fit(model, train, epochs=3, optimizer=optimizer, live_plot=True, max_batches=1,
                criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
     assert seen == [[1], [1, 2], [1, 2, 3]]
 
@@ -478,12 +479,12 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(toy
                   progress=False, verbose=False)
     engine.fit(model, train, epochs=1, **kwargs)
     good = path.read_bytes()
-    broken = toys.quadrants(64)
-    broken.tensors[0][37, 0, 5, 5] = float("nan")  # one NaN pixel, in batch 5 of 8
+    broken = toys.quadrants(200)  # the same length and batch size as the run's own loader
+    broken.tensors[0][77, 0, 5, 5] = float("nan")  # one NaN pixel, in batch 3 of 7
     with pytest.raises(FloatingPointError) as info:
-        engine.fit(model, toys.loader(broken, 8), epochs=2, resume=True, **kwargs)
+        engine.fit(model, toys.loader(broken, 32), epochs=2, resume=True, **kwargs)
     message = str(info.value)
-    assert "epoch 2, batch 5" in message and "not a finite number" in message
+    assert "epoch 2, batch 3" in message and "not a finite number" in message
     assert "learning rate" in message and "no checkpoint was written" in message
     assert path.read_bytes() == good
 
