@@ -132,7 +132,8 @@ def _listing(title: str, items: list[str]) -> str:
     return f"\n  {title} ({len(items)}): {shown}{more}"
 
 
-def _check_architecture(model: nn.Module, state: Any, path: Path, strict: bool) -> None:
+def _check_architecture(model: nn.Module, state: Any, path: Path, strict: bool,
+                        saved_class: str | None = None) -> None:
     """Compare keys and shapes before ``load_state_dict``, for a readable error."""
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: 'model_state' is not a state_dict")
@@ -144,8 +145,9 @@ def _check_architecture(model: nn.Module, state: Any, path: Path, strict: bool) 
                   and state[k].shape != own[k].shape]
     if not mismatched and not (strict and (missing or unexpected)):
         return
-    message = (f"{path} does not fit this {type(model).__name__}: it was saved from a "
-               "different architecture (or different layer sizes).")
+    source = f"a {saved_class}" if saved_class else "a different architecture"
+    message = (f"{path} does not fit this {type(model).__name__}: it was saved from "
+               f"{source} (or with different layer sizes).")
     if missing:
         message += _listing("missing keys (in the model, not in the checkpoint)", missing)
     if unexpected:
@@ -210,7 +212,8 @@ def _check_optimizer(optimizer: Any, model: nn.Module, ckpt: Mapping, path: Path
 
 def check_parts(ckpt: dict, path: Path, objects: Mapping[str, Any], strict: bool) -> None:
     """Every check that must pass before any object is changed."""
-    _check_architecture(objects["model"], ckpt["model_state"], path, strict)
+    _check_architecture(objects["model"], ckpt["model_state"], path, strict,
+                        (ckpt.get("classes") or {}).get("model"))
     if objects["optimizer"] is not None:
         _check_optimizer(objects["optimizer"], objects["model"], ckpt, path)
     scheduler = objects["scheduler"]

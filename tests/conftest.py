@@ -92,7 +92,7 @@ def _loader(ds: TensorDataset, batch_size: int, *, shuffle: bool = False, seed: 
                       generator=torch.Generator().manual_seed(seed))
 
 
-class _SmallNet(nn.Module):
+class SmallNet(nn.Module):
     """Two linear layers with dropout in between (keys: fc1.*, fc2.*), for 8 features."""
 
     def __init__(self, hidden: int = 16) -> None:
@@ -105,7 +105,7 @@ class _SmallNet(nn.Module):
         return self.fc2(self.drop(torch.relu(self.fc1(x))))
 
 
-class _DropoutNet(nn.Module):
+class DropoutNet(nn.Module):
     """MnistCNN (4 classes) behind dropout, so the torch RNG matters during training."""
 
     def __init__(self) -> None:
@@ -123,4 +123,4 @@ class _DropoutNet(nn.Module):
 def toys() -> types.SimpleNamespace:
     """quadrants(n, seed), features(n, seed), loader(ds, batch_size, shuffle=, seed=), SmallNet, DropoutNet."""
     return types.SimpleNamespace(quadrants=_quadrant_images, features=_features, loader=_loader,
-                                 SmallNet=_SmallNet, DropoutNet=_DropoutNet)
+                                 SmallNet=SmallNet, DropoutNet=DropoutNet)

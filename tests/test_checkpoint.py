@@ -291,7 +291,7 @@ def test_other_architecture_lists_keys(toys, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(path, model=target)
     message = str(info.value)
-    assert "smallnet.pt" in message and "OtherNet" in message
+    assert "smallnet.pt" in message and "OtherNet: it was saved from a SmallNet" in message
     assert "missing keys" in message and "unexpected keys" in message
     for key in ("bn.weight", "bn.running_mean", "head.weight", "head.bias"):
         assert key in message.split("unexpected keys")[0]  # listed as missing
