@@ -25,10 +25,11 @@ import torch
 import torch.nn.functional as F
 
 from .data.subsets import see_through
-from .data.transforms import HALF, STATE_KEYS, AugmentSpec, Range, channel_stats
+from .data.transforms import HALF, STATE_KEYS, AugmentSpec, Range, Strength, channel_stats
 
 __all__ = ["BatchAugment", "DeviceLoader"]
 
+SOURCES = AugmentSpec()  # the sources' augmentation: BatchAugment's defaults
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale (ITU-R 601-2)
 
 
@@ -130,12 +131,10 @@ class BatchAugment:
     ``torch.Generator``) or, when None, from torch's global generator.
     """
 
-    def __init__(self, *, hflip: float | None = 0.5, degrees: float | Sequence[float] | None = 10.0,
-                 shear: float | Sequence[float] | None = 10.0,
-                 scale: Sequence[float] | None = (0.8, 1.2),
-                 brightness: float | Sequence[float] | None = 0.2,
-                 contrast: float | Sequence[float] | None = 0.2,
-                 saturation: float | Sequence[float] | None = 0.2,
+    def __init__(self, *, hflip: float | None = SOURCES.hflip, degrees: Strength = SOURCES.degrees,
+                 shear: Strength = SOURCES.shear, scale: Sequence[float] | None = SOURCES.scale,
+                 brightness: Strength = SOURCES.brightness, contrast: Strength = SOURCES.contrast,
+                 saturation: Strength = SOURCES.saturation,
                  generator: torch.Generator | None = None, interpolation: str = "nearest") -> None:
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
