@@ -326,9 +326,6 @@ class AugmentationExplorer:
         whose fields are all off is unticked). Raises ValueError (and changes nothing) for
         an unknown key or a value outside its slider.
         """
-        unknown = sorted(set(fields) - set(STATE_KEYS))
-        if unknown:
-            raise ValueError(f"unknown field(s) {unknown}; choose from {[*STATE_KEYS, 'seed']}")
         spec, new_seed = self.spec.replace(**fields), self.seed if seed is None else _check_seed(seed)
         with self._holding():
             self.controls.show(spec)

@@ -131,13 +131,12 @@ class AugmentSpec:
 
         Raises ValueError naming any key that is not one of :data:`STATE_KEYS`.
         """
-        unknown = sorted(set(state) - set(STATE_KEYS))
-        if unknown:
-            raise ValueError(f"unknown state key(s) {unknown}; known: {', '.join(STATE_KEYS)}")
+        _check_keys(state)
         return cls(**{key: state.get(key) for key in STATE_KEYS})
 
     def replace(self, **changes: Any) -> AugmentSpec:
         """A copy with ``changes`` (field names of :data:`STATE_KEYS`)."""
+        _check_keys(changes)
         return dataclasses.replace(self, **changes)
 
     def state(self) -> dict[str, Any]:
@@ -175,6 +174,13 @@ class AugmentSpec:
 
 
 STATE_KEYS = tuple(f.name for f in dataclasses.fields(AugmentSpec))
+
+
+def _check_keys(keys: Any) -> None:
+    """ValueError naming any key that is not an :class:`AugmentSpec` field."""
+    unknown = sorted(set(keys) - set(STATE_KEYS))
+    if unknown:
+        raise ValueError(f"unknown state key(s) {unknown}; known: {', '.join(STATE_KEYS)}")
 FLIP_ONLY = AugmentSpec(degrees=None, shear=None, scale=None,
                         brightness=None, contrast=None, saturation=None)
 
