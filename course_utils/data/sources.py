@@ -169,12 +169,13 @@ def candidates(name: str, *, train: bool, root: str | os.PathLike | None = None)
         elif name == "cifar10" and (local / SUBSET_FILE).is_file():
             yield f"subset ({local / SUBSET_FILE})", lambda: ArrayImageDataset(
                 *load_cifar10_subset(local / SUBSET_FILE, train=train), source="subset")
-    yield SYNTHETIC, lambda: _stand_in(name, train, base, local)
+    yield SYNTHETIC, lambda: _stand_in(name, train, base)
 
 
-def _stand_in(name: str, train: bool, base: Path, local: Path | None) -> Dataset:
-    tried = [f"torchvision files in {base} (offline, no download)" if not network_available(
-        DOWNLOAD_HOSTS[name]) else f"torchvision files in {base}",
+def _stand_in(name: str, train: bool, base: Path) -> Dataset:
+    """The generated stand-in, announced with what was tried and how to get the real data."""
+    offline = "" if network_available(DOWNLOAD_HOSTS[name]) else " (offline, no download)"
+    tried = [f"torchvision files in {base}{offline}",
              f"COURSE_DATA_DIR={os.environ.get('COURSE_DATA_DIR', '(unset)')}"]
     warnings.warn(
         f"{name}: real data not found (tried: {'; '.join(tried)}). Using a generated OFFLINE "
