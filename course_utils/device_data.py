@@ -23,40 +23,17 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Subset
+
+from .data.subsets import see_through
+from .data.transforms import HALF, STATE_KEYS, AugmentSpec, Range, Strength, channel_stats
 
 __all__ = ["BatchAugment", "DeviceLoader"]
 
-Range = tuple[float, float]
+SOURCES = AugmentSpec()  # the sources' augmentation: BatchAugment's defaults
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale (ITU-R 601-2)
-STATE_KEYS = ("hflip", "degrees", "shear", "scale", "brightness", "contrast", "saturation")
 
 
 # ------------------------------------------------------------- parameters
-def _symmetric(value: float | Sequence[float] | None, name: str) -> Range | None:
-    """``d`` -> ``(-d, d)``; a pair is kept; ``None``/``0`` -> ``None`` (off)."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-        return None if value == 0 else (-float(value), float(value))
-    lo, hi = (float(v) for v in value)
-    return None if lo == hi == 0 else (lo, hi)
-
-
-def _around_one(value: float | Sequence[float] | None, name: str) -> Range | None:
-    """Jitter strength ``b`` -> ``(max(0, 1 - b), 1 + b)`` like ColorJitter; ``None``/``0`` -> off."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-        return None if value == 0 else (max(0.0, 1.0 - value), 1.0 + value)
-    lo, hi = (float(v) for v in value)
-    return None if lo == hi == 1 else (lo, hi)
-
-
 def _uniform(n: int, bounds: Range | None, neutral: float,
              generator: torch.Generator | None) -> torch.Tensor:
     """``n`` draws from U(bounds), or ``neutral`` everywhere when ``bounds`` is None."""
@@ -154,52 +131,43 @@ class BatchAugment:
     ``torch.Generator``) or, when None, from torch's global generator.
     """
 
-    def __init__(self, *, hflip: float | None = 0.5, degrees: float | Sequence[float] | None = 10.0,
-                 shear: float | Sequence[float] | None = 10.0,
-                 scale: Sequence[float] | None = (0.8, 1.2),
-                 brightness: float | Sequence[float] | None = 0.2,
-                 contrast: float | Sequence[float] | None = 0.2,
-                 saturation: float | Sequence[float] | None = 0.2,
+    def __init__(self, *, hflip: float | None = SOURCES.hflip, degrees: Strength = SOURCES.degrees,
+                 shear: Strength = SOURCES.shear, scale: Sequence[float] | None = SOURCES.scale,
+                 brightness: Strength = SOURCES.brightness, contrast: Strength = SOURCES.contrast,
+                 saturation: Strength = SOURCES.saturation,
                  generator: torch.Generator | None = None, interpolation: str = "nearest") -> None:
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
-        self.hflip = float(hflip or 0.0)
-        if not 0.0 <= self.hflip <= 1.0:
-            raise ValueError(f"hflip is a probability in [0, 1], got {hflip}")
-        self.degrees = _symmetric(degrees, "degrees")
-        self.shear = _symmetric(shear, "shear")
-        self.scale = None if scale is None or tuple(scale) == (1, 1) else tuple(float(s) for s in scale)
-        self.brightness = _around_one(brightness, "brightness")
-        self.contrast = _around_one(contrast, "contrast")
-        self.saturation = _around_one(saturation, "saturation")
+        #: the parameters as an AugmentSpec; the attributes below are its sampling ranges
+        self.spec = AugmentSpec(hflip=hflip, degrees=degrees, shear=shear, scale=scale,
+                                brightness=brightness, contrast=contrast, saturation=saturation)
+        ranges = self.spec.ranges()
+        self.hflip, self.degrees, self.shear = ranges["hflip"], ranges["degrees"], ranges["shear"]
+        self.scale, self.brightness = ranges["scale"], ranges["brightness"]
+        self.contrast, self.saturation = ranges["contrast"], ranges["saturation"]
         self.generator = generator
         self.interpolation = interpolation
 
     @classmethod
+    def from_spec(cls, spec: AugmentSpec, *, generator: torch.Generator | None = None,
+                  interpolation: str = "nearest") -> BatchAugment:
+        """The augmentation ``spec`` describes (``data.AugmentSpec()``: the sources' pipeline)."""
+        return cls(**spec.state(), generator=generator, interpolation=interpolation)
+
+    @classmethod
     def from_state(cls, state: Mapping[str, Any], *, generator: torch.Generator | None = None,
                    interpolation: str = "nearest") -> BatchAugment:
-        """Build from the dict of lesson 06's ``AugmentationExplorer.state()``.
+        """Build from lesson 06's ``AugmentationExplorer.state()`` (or a :meth:`state` dict).
 
-        Keys (an augmentation that is off is ``0`` or ``None``; a missing key means off):
-        ``hflip`` (flip probability, ``True`` = 0.5), ``degrees`` (rotation, degrees),
-        ``shear`` (x-shear, degrees), ``scale`` (``(min, max)`` zoom),
-        ``brightness``, ``contrast``, ``saturation`` (jitter strengths ``b``,
-        factors in [1 - b, 1 + b]). Other keys are ignored with a warning.
+        Keys are ``data.STATE_KEYS`` (see ``data.AugmentSpec``); ``None``, ``0`` or a missing
+        key switch that parameter off, ``hflip=True`` means 0.5, and an unknown key is a ValueError.
         """
-        unknown = sorted(set(state) - set(STATE_KEYS))
-        if unknown:
-            warnings.warn(f"BatchAugment.from_state ignores unknown keys {unknown}; "
-                          f"known: {', '.join(STATE_KEYS)}", stacklevel=2)
-        hflip = state.get("hflip")
-        hflip = 0.5 if hflip is True else hflip
-        values = {key: state.get(key) for key in STATE_KEYS[1:]}
-        return cls(hflip=hflip, **values, generator=generator, interpolation=interpolation)
+        return cls.from_spec(AugmentSpec.from_state(state), generator=generator,
+                             interpolation=interpolation)
 
     def state(self) -> dict[str, Any]:
         """The parameters as a ``from_state`` dict (ranges as pairs, off as None)."""
-        return {"hflip": self.hflip, "degrees": self.degrees, "shear": self.shear,
-                "scale": self.scale, "brightness": self.brightness,
-                "contrast": self.contrast, "saturation": self.saturation}
+        return self.spec.ranges()
 
     @property
     def geometric(self) -> bool:
@@ -305,9 +273,10 @@ def _extract(source: Any) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
         labels = torch.as_tensor(np.asarray(source[1]) if not torch.is_tensor(source[1]) else source[1])
         n_classes = int(labels.max()) + 1 if labels.numel() else 0
         classes = list(source[2]) if len(source) == 3 else [str(i) for i in range(n_classes)]
-    elif isinstance(source, Subset):
-        images, labels, classes = _extract(source.dataset)
-        idx = torch.as_tensor(list(source.indices), dtype=torch.long)
+    elif see_through(source)[1] is not None:
+        base, indices = see_through(source)
+        images, labels, classes = _extract(base)
+        idx = torch.as_tensor(indices, dtype=torch.long)
         return images[idx], labels[idx], classes
     elif hasattr(source, "data") and hasattr(source, "targets"):
         images = _images_nchw(source.data, channels_last_input=True)
@@ -325,17 +294,8 @@ def _extract(source: Any) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
 
 def _stats(values: Sequence[float] | None, channels: int, name: str,
            device: torch.device) -> torch.Tensor | None:
-    """``(1, C, 1, 1)`` float tensor; one value, or equal values, serve any number of channels."""
-    if values is None:
-        return None
-    if torch.is_tensor(values):
-        values = values.detach().cpu().tolist()
-    vals = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=np.float64))]  # also numpy arrays
-    if len(vals) != channels:
-        if len(set(vals)) != 1:
-            raise ValueError(f"{name} has {len(vals)} values for {channels}-channel images")
-        vals = vals[:1] * channels
-    return torch.tensor(vals, device=device).view(1, channels, 1, 1)
+    """``(1, C, 1, 1)`` float tensor on ``device`` (``data.channel_stats``); None stays None."""
+    return None if values is None else channel_stats(values, channels, name=name, device=device)
 
 
 class DeviceLoader:
@@ -364,8 +324,8 @@ class DeviceLoader:
 
     def __init__(self, dataset_or_tensors: Any, batch_size: int, *, device: str | torch.device = "cpu",
                  shuffle: bool = True, drop_last: bool = False, augment: BatchAugment | None = None,
-                 mean: Sequence[float] | None = (0.5, 0.5, 0.5),
-                 std: Sequence[float] | None = (0.5, 0.5, 0.5), seed: int = 0,
+                 mean: Sequence[float] | None = HALF,
+                 std: Sequence[float] | None = HALF, seed: int = 0,
                  channels_last: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")

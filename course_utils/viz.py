@@ -26,7 +26,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
+<<<<<<< HEAD
 from .engine import eval_mode
+=======
+from .data.transforms import channel_stats
+>>>>>>> data/main
 
 __all__ = [
     "im_convert", "show_batch", "plot_confusion_matrix", "plot_per_class_accuracy",
@@ -42,12 +46,6 @@ _SHAPE_HELP = ("expected one image of shape (C, H, W) with C in {{1, 3}} and mea
 # ---------------------------------------------------------------- images
 
 
-def _channel_stats(values: Sequence[float] | None, channels: int) -> torch.Tensor:
-    """``values`` (length 1 or C) as a (C, 1, 1) tensor; None means 0.5 for every channel."""
-    values = (0.5,) * channels if values is None else tuple(float(v) for v in values)
-    return torch.tensor(values, dtype=torch.float32).expand(channels).reshape(-1, 1, 1)
-
-
 def im_convert(
     tensor: torch.Tensor | np.ndarray,
     mean: Sequence[float] | None = None,
@@ -58,7 +56,7 @@ def im_convert(
     Undoes ``transforms.Normalize(mean, std)`` (``x * std + mean``), moves the
     channels last and clips to [0, 1]: ``(H, W, 3)`` for colour, ``(H, W)`` for
     grey-scale ``(1, H, W)``. ``mean``/``std`` default to 0.5 per channel, the
-    course's ``Normalize((0.5,)*3, (0.5,)*3)``; one value applies to every channel.
+    course's ``Normalize(data.HALF, data.HALF)``; one value applies to every channel.
     Works for tensors on any device and with gradients. A 4-D batch, a channel
     count other than 1 or 3, or a ``mean``/``std`` whose length does not match the
     channels raises ValueError.
@@ -71,7 +69,7 @@ def im_convert(
     for name, values in (("mean", mean), ("std", std)):
         if values is not None and len(values) not in (1, channels):
             raise ValueError(_SHAPE_HELP.format(got=f"{shape} with {name} of length {len(values)}"))
-    image = image * _channel_stats(std, channels) + _channel_stats(mean, channels)
+    image = image * channel_stats(std, channels, name="std")[0] + channel_stats(mean, channels)[0]
     array = image.permute(1, 2, 0).numpy().clip(0.0, 1.0)
     return array[..., 0] if channels == 1 else array
 
