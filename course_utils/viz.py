@@ -26,11 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
-<<<<<<< HEAD
-from .engine import eval_mode
-=======
 from .data.transforms import channel_stats
->>>>>>> data/main
+from .engine import eval_mode
 
 __all__ = [
     "im_convert", "show_batch", "plot_confusion_matrix", "plot_per_class_accuracy",
