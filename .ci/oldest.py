@@ -19,12 +19,17 @@ else:  # pragma: no cover
 
 try:
     from packaging.requirements import Requirement
-except ImportError:  # a bare interpreter: pip's own copy
-    from pip._vendor.packaging.requirements import Requirement
+except ImportError:  # a bare interpreter: pip's own copy, if there is a pip
+    try:
+        from pip._vendor.packaging.requirements import Requirement
+    except ImportError:
+        Requirement = None  # type: ignore[assignment,misc]  # requirements() says what to install
 
 
 def requirements(pyproject: Path, extras: list[str]) -> list[str]:
     """The project's dependencies plus those of ``extras``, as written."""
+    if Requirement is None:
+        raise SystemExit(f"{sys.executable} has neither packaging nor pip: install pip (python -m ensurepip)")
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     optional = project.get("optional-dependencies", {})
     unknown = [e for e in extras if e not in optional]

@@ -30,6 +30,10 @@ from oldest import Requirement, requirements  # noqa: E402  (the same pyproject 
 
 REPO = Path(__file__).resolve().parents[1]
 PROTECTED = ("torch", "torchvision")  # the machine's own builds: never installed here
+NEVER = (
+    "torch and torchvision are never installed or upgraded here: use an environment that has them, "
+    "or leave out USE_SYSTEM_TORCH."
+)
 
 
 def canonical(name: str) -> str:
@@ -79,10 +83,7 @@ def check_torch(reqs: list[str]) -> dict[str, str]:
         else:
             versions[req.name] = have
     if problems:
-        raise SystemExit(
-            f"USE_SYSTEM_TORCH=1 with {sys.executable}: {'; '.join(problems)}. It is never "
-            "installed or upgraded here: use an environment with it, or leave out USE_SYSTEM_TORCH."
-        )
+        raise SystemExit(f"USE_SYSTEM_TORCH=1 with {sys.executable}: {'; '.join(problems)}. {NEVER}")
     return versions
 
 
@@ -144,6 +145,12 @@ def pip(*args: str) -> None:
 
 def install(extras: list[str], constraints: Path | None) -> None:
     """Install what is missing for the course and ``extras``; torch and torchvision stay as they are."""
+    absent = [name for name in PROTECTED if installed(name) is None]
+    if absent:
+        verb = "is" if len(absent) == 1 else "are"
+        raise SystemExit(
+            f"USE_SYSTEM_TORCH=1 with {sys.executable}: {' and '.join(absent)} {verb} not installed. {NEVER}"
+        )
     reqs = requirements(REPO / "pyproject.toml", extras)
     torch_versions = check_torch(reqs)
     before = {name: metadata.distribution(name).locate_file("") for name in torch_versions}
