@@ -9,7 +9,7 @@ USE_SYSTEM_TORCH ?=
 # Pinned versions that CI tested; `make test-latest` installs without them.
 CONSTRAINTS ?= constraints.txt
 # The extras `setup` installs; gpu-test and gpu-check need only `test`.
-EXTRAS ?= lab,test,lint
+EXTRAS ?= lab,test,lint,browser
 ifeq ($(USE_SYSTEM_TORCH),1)
 PY    := $(PYTHON)
 STAMP := system-env
@@ -36,7 +36,7 @@ export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 
 .PHONY: setup system-env course test test-unit test-notebooks test-browser test-latest test-oldest \
-        lint format gpu-test gpu-check gpu-wheels lab constraints clean
+        lint format gpu-test gpu-check gpu-wheels gpu-bundle lab constraints clean
 
 setup: $(STAMP)
 
@@ -101,19 +101,35 @@ gpu-test: $(STAMP)
 
 # gpu-test and both benchmarks on CUDA, in one command; writes build/gpu-report.md. Without a GPU
 # it stops at once (before any install), saying so.
+BENCH_ARGS ?=
 gpu-check: EXTRAS = test
 gpu-check:
 	@$(PYTHON) .ci/gpu_check.py --precheck
 	$(MAKE) $(STAMP) EXTRAS=test
-	$(PY) .ci/gpu_check.py --make "$(MAKE)" $(if $(filter 1,$(USE_SYSTEM_TORCH)),--system-python $(PYTHON))
+	$(PY) .ci/gpu_check.py --make "$(MAKE)" --bench-args "$(BENCH_ARGS)" \
+	    $(if $(filter 1,$(USE_SYSTEM_TORCH)),--system-python $(PYTHON))
 
 # A wheel folder for a GPU image with Python 3.12 and its own torch, but no package index: every
 # package `.[test]` needs except torch, torchvision and their CUDA libraries, as pinned here.
 # There: make gpu-check USE_SYSTEM_TORCH=1 PYTHON=python3 PIP_FIND_LINKS=$PWD/build/wheels-py312
+# WHEELS_SKIP: what the target image is known to have already (default: the H200 image of
+# .library/device/KINDS.md: Python 3.12.3, torch 2.11.0+cu130, numpy, matplotlib, pytest, ...).
 WHEELS_PYTHON ?= 3.12
+WHEELS_SKIP ?= numpy pillow matplotlib contourpy cycler fonttools kiwisolver pyparsing python-dateutil six \
+    packaging psutil pytest pluggy iniconfig tqdm typing-extensions setuptools pygments torchmetrics \
+    lightning-utilities attrs coverage pytest-timeout jinja2 markupsafe
 gpu-wheels: $(VENV)/.installed
+	rm -rf build/wheels-py$(WHEELS_PYTHON)
 	$(PY) .ci/system_env.py --download build/wheels-py$(WHEELS_PYTHON) --python-version $(WHEELS_PYTHON) \
-	    --extras test --constraints constraints.txt
+	    --extras test --skip "$(WHEELS_SKIP)"
+
+# Everything a GPU machine without an index needs, in build/gpu-bundle (carried there whole):
+# the wheels above and ../shared/data as one archive. There: bash .ci/gpu_session.sh
+gpu-bundle: gpu-wheels
+	rm -rf build/gpu-bundle && mkdir -p build/gpu-bundle
+	cp -r build/wheels-py$(WHEELS_PYTHON) build/gpu-bundle/wheels
+	tar -czf build/gpu-bundle/data.tar.gz -C $(SHARED_DATA) MNIST/raw cifar10_subset.npz
+	du -sh build/gpu-bundle/*
 
 lab: $(STAMP)
 	$(PY) -m jupyterlab notebooks

@@ -128,6 +128,9 @@ def main() -> None:
     parser.add_argument("--precheck", action="store_true", help="only check for an NVIDIA driver")
     parser.add_argument("--make", default="make")
     parser.add_argument("--system-python", default=None, help="USE_SYSTEM_TORCH=1 with this interpreter")
+    parser.add_argument(
+        "--bench-args", default="", help="extra arguments for both benchmarks, e.g. --repeats 2"
+    )
     args = parser.parse_args()
     precheck()
     if args.precheck:
@@ -165,7 +168,7 @@ def main() -> None:
     ]
     for bench in BENCHMARKS:
         status, seconds, output = run(
-            [sys.executable, f"benchmarks/{bench}", "--device", "cuda"],
+            [sys.executable, f"benchmarks/{bench}", "--device", "cuda", *args.bench_args.split()],
             BUILD / f"gpu-{bench.removesuffix('.py')}.log",
         )
         if status:

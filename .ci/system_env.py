@@ -220,10 +220,12 @@ def closure(extras: list[str], python_version: str) -> dict[str, str]:
     return found
 
 
-def download(folder: Path, extras: list[str], python_version: str) -> None:
-    """Download wheels of the closure (plus setuptools, for the editable install) into ``folder``."""
+def download(folder: Path, extras: list[str], python_version: str, skip: set[str]) -> None:
+    """Download wheels of the closure (plus setuptools, for the editable install) into ``folder``,
+    except the distributions in ``skip`` (those the target environment has)."""
     pins = closure(extras, python_version)
     pins.setdefault("setuptools", installed("setuptools") or "80.9.0")
+    pins = {name: version for name, version in pins.items() if name not in {canonical(s) for s in skip}}
     platforms = [
         arg
         for tag in (
@@ -260,10 +262,11 @@ def main() -> None:
     parser.add_argument("--constraints", type=Path, default=None)
     parser.add_argument("--download", type=Path, default=None, help="build a wheel folder here instead")
     parser.add_argument("--python-version", default="3.12", help="with --download: the target's Python")
+    parser.add_argument("--skip", default="", help="with --download: space-separated names the target has")
     args = parser.parse_args()
     extras = [e for e in args.extras.split(",") if e]
     if args.download:
-        download(args.download, extras, args.python_version)
+        download(args.download, extras, args.python_version, set(args.skip.split()))
     else:
         install(extras, args.constraints)
 

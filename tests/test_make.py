@@ -56,7 +56,8 @@ def torch_only_env(dest: Path, *, with_pip: bool) -> Path:
         ).stdout.strip()
     )
     here = Path(sysconfig.get_path("purelib"))
-    for name in _torch_closure() | {"packaging"}:  # GPU images have packaging too
+    # GPU images have packaging too; pip and setuptools stay the venv's own (one copy of each)
+    for name in (_torch_closure() | {"packaging"}) - {"pip", "setuptools"}:
         dist = metadata.distribution(name)
         tops = {Path(str(f)).parts[0] for f in dist.files or []}
         for top in tops - {"..", "bin"}:
