@@ -79,20 +79,22 @@ def compile_warm_up(
 
     Runs a few steps on random batches of each shape (the last, shorter batch of an epoch is
     another shape: without this it would recompile inside the timed epoch), then puts back
-    ``model``'s initial weights, so the compiled variant trains from the same start as the others.
+    ``model``'s initial weights and the global random-number state (dropout draws from it), so
+    the compiled variant trains from the same start as the others.
     """
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     generator = torch.Generator().manual_seed(0)
     model.train()
-    sync(device)
-    start = time.perf_counter()
-    for shape in shapes:
-        inputs = torch.randn(shape, generator=generator).to(device)
-        labels = torch.randint(classes, (shape[0],), generator=generator).to(device)
-        for _ in range(calls):  # CUDA graphs are recorded on the second or third call
-            nn.functional.cross_entropy(compiled(inputs), labels).backward()
-    sync(device)
-    seconds = time.perf_counter() - start
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        sync(device)
+        start = time.perf_counter()
+        for shape in shapes:
+            inputs = torch.randn(shape, generator=generator).to(device)
+            labels = torch.randint(classes, (shape[0],), generator=generator).to(device)
+            for _ in range(calls):  # CUDA graphs are recorded on the second or third call
+                nn.functional.cross_entropy(compiled(inputs), labels).backward()
+        sync(device)
+        seconds = time.perf_counter() - start
     model.zero_grad(set_to_none=True)
     model.load_state_dict(initial)
     return seconds

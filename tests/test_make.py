@@ -37,7 +37,12 @@ def _torch_closure() -> set[str]:
         except metadata.PackageNotFoundError:
             continue
         found.add(name)
-        todo += [re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0] for r in requires if "extra ==" not in r]
+        # torch asks for cuda-toolkit[cublas, ...]: its extras' libraries are part of torch here
+        todo += [
+            re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]
+            for r in requires
+            if "extra ==" not in r or name.startswith("cuda-toolkit")
+        ]
     return found
 
 
