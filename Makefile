@@ -8,11 +8,12 @@ VENV   ?= .venv
 USE_SYSTEM_TORCH ?=
 # Pinned versions that CI tested; `make test-latest` installs without them.
 CONSTRAINTS ?= constraints.txt
-# The extras `setup` installs; gpu-test and gpu-check need only `test`.
+# The extras `setup` installs; in someone else's environment, gpu-test and gpu-check install only `test`.
 EXTRAS ?= lab,test,lint,browser
 ifeq ($(USE_SYSTEM_TORCH),1)
 PY    := $(PYTHON)
 STAMP := system-env
+gpu-test gpu-check: EXTRAS = test
 else
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -93,7 +94,6 @@ $(OLDEST): pyproject.toml .ci/oldest.py
 	$(PYTHON) .ci/oldest.py pyproject.toml --extras $(EXTRAS) > $@
 
 # Every notebook (solutions too) in the full profile on a GPU machine (CUDA), then the floors.
-gpu-test: EXTRAS = test
 gpu-test: $(STAMP)
 	$(PY) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-test needs CUDA')"
 	COURSE_PROFILE=full COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(PY) -m pytest notebooks tests/test_expected_results.py \
@@ -102,10 +102,9 @@ gpu-test: $(STAMP)
 # gpu-test and both benchmarks on CUDA, in one command; writes build/gpu-report.md. Without a GPU
 # it stops at once (before any install), saying so.
 BENCH_ARGS ?=
-gpu-check: EXTRAS = test
 gpu-check:
 	@$(PYTHON) .ci/gpu_check.py --precheck
-	$(MAKE) $(STAMP) EXTRAS=test
+	$(MAKE) $(STAMP) EXTRAS=$(EXTRAS)
 	$(PY) .ci/gpu_check.py --make "$(MAKE)" --bench-args "$(BENCH_ARGS)" \
 	    $(if $(filter 1,$(USE_SYSTEM_TORCH)),--system-python $(PYTHON))
 

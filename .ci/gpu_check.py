@@ -114,7 +114,7 @@ def figures_against_floors(since: float) -> list[str]:
             verdict = "no floor" if floor is None else ("ok" if value >= floor else "BELOW")
             if figure == "seconds":
                 verdict = "(time)" if floor is None else verdict
-            shown = f"{value:.4f}" if isinstance(value, (int, float)) else str(value)
+            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
             rows.append(
                 f"| {r['notebook']} | {r['profile']} | {r['data_kind']} | {figure} | {shown} | "
                 f"{'-' if floor is None else floor} | {verdict} |"

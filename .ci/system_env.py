@@ -56,12 +56,13 @@ def installed(name: str) -> str | None:
 
 
 def missing_requirements(reqs: list[str]) -> list[Requirement]:
-    """Requirements (markers evaluated here) that no installed distribution satisfies."""
-    out = []
+    """Requirements (markers evaluated here) that no installed distribution satisfies, once each."""
+    out, seen = [], set()
     for line in reqs:
         req = Requirement(line)
-        if req.marker and not req.marker.evaluate():
+        if (req.marker and not req.marker.evaluate()) or canonical(req.name) in seen:
             continue
+        seen.add(canonical(req.name))
         have = installed(req.name)
         if have is None or not req.specifier.contains(have, prereleases=True):
             out.append(req)

@@ -153,6 +153,24 @@ def test_gpu_check_refuses_quickly_without_cuda(tmp_path) -> None:
     assert not (tmp_path / "venv").exists()  # it stopped before installing anything
 
 
+def test_gpu_report_sums_seconds_per_notebook(tmp_path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / ".ci"))
+    import gpu_check
+
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite><testcase classname="notebooks.03_x.ipynb" name="Cell 0" time="1.5"/>'
+        '<testcase classname="notebooks.03_x.ipynb" name="Cell 1" time="2.25"/>'
+        '<testcase classname="tests.test_expected_results" name="test_floors" time="0.5"/>'
+        "</testsuite></testsuites>"
+    )
+    assert gpu_check.notebook_seconds(junit) == {
+        "notebooks.03_x.ipynb": 3.75,
+        "tests.test_expected_results": 0.5,
+    }
+    assert gpu_check.notebook_seconds(tmp_path / "missing.xml") == {}
+
+
 def test_oldest_constraints_pin_every_floor_of_pyproject(tmp_path) -> None:
     out = subprocess.run(
         [
