@@ -1,11 +1,33 @@
 # The course's commands. `make course` runs every lesson, `make test` checks everything.
+#
+# USE_SYSTEM_TORCH=1 PYTHON=/path/to/python: use that interpreter's environment as it is (a GPU
+# image's own CUDA torch, say) instead of building .venv. torch and torchvision are never replaced;
+# only what is missing is installed (.ci/system_env.py), from PIP_FIND_LINKS when no index answers.
 PYTHON ?= python3
 VENV   ?= .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+USE_SYSTEM_TORCH ?=
 # Pinned versions that CI tested; `make test-latest` installs without them.
 CONSTRAINTS ?= constraints.txt
+# The extras `setup` installs; in someone else's environment, gpu-test and gpu-check install only `test`.
+EXTRAS ?= lab,test,lint,browser
+ifeq ($(USE_SYSTEM_TORCH),1)
+PY    := $(PYTHON)
+STAMP := system-env
+gpu-test gpu-check: EXTRAS = test
+else
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+endif
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# Exercise solutions; the wildcard is empty when the folder is missing or empty.
+SOLUTIONS := $(sort $(wildcard notebooks/solutions/*.ipynb))
+PYTEST_ARGS ?=
+# make test lints first; LINT= skips that (e.g. to see test results while lint findings are open).
+LINT ?= lint
+SMOKE := COURSE_PROFILE=smoke COURSE_LIVE_PLOT=0 MPLBACKEND=Agg
+NBVAL := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
+# The oldest releases the course supports: pyproject.toml's floors (make test-oldest).
+OLDEST := build/oldest-constraints.txt
 
 # Real data beside the checkout (../shared/data), when present. Absolute, because
 # nbval runs each notebook from notebooks/.
@@ -14,52 +36,106 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup course test test-unit test-notebooks test-browser test-latest gpu-test lab constraints clean
+.PHONY: setup system-env course test test-unit test-notebooks test-browser test-latest test-oldest \
+        lint format gpu-test gpu-check gpu-wheels gpu-bundle lab constraints clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml $(CONSTRAINTS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar off $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[lab,test]"
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --progress-bar off $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[$(EXTRAS)]"
 	touch $@
 
-course: $(STAMP)
-	$(BIN)/python -m course_utils.report run $(NOTEBOOKS)
+# Checks the interpreter's environment every time (it is not ours to stamp) and installs only
+# what is missing; stops at once, naming every missing package, when it cannot.
+system-env:
+	$(PYTHON) .ci/system_env.py --extras $(EXTRAS) $(if $(CONSTRAINTS),--constraints $(CONSTRAINTS))
 
-test: $(STAMP)
-	COURSE_PROFILE=smoke COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks \
-	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
+course: $(STAMP)
+	$(PY) -m course_utils.report run $(NOTEBOOKS) $(SOLUTIONS)
+
+# ruff: lint and format check, configured in pyproject.toml ([tool.ruff]).
+LINT_PATHS := course_utils tests benchmarks notebooks .ci
+lint: $(STAMP)
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
+
+# Rewrites files: the formatter, then the fixes ruff calls safe.
+format: $(STAMP)
+	$(PY) -m ruff format $(LINT_PATHS)
+	$(PY) -m ruff check --fix $(LINT_PATHS)
+
+test: $(STAMP) $(LINT)
+	$(SMOKE) $(PY) -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
-	COURSE_PROFILE=smoke COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest tests \
-	    --ignore=tests/browser -p no:cacheprovider -ra
+	$(SMOKE) $(PY) -m pytest tests --ignore=tests/browser -p no:cacheprovider -ra $(PYTEST_ARGS)
 
 test-notebooks: $(STAMP)
-	COURSE_PROFILE=smoke COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest notebooks \
-	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
+	$(SMOKE) $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
 
 # The learner's view: notebooks run in JupyterLab in headless Chromium (/usr/bin/chromium),
 # screenshots in build/screenshots/. `make test` runs them too, or says why it skipped them.
 test-browser: $(STAMP)
-	COURSE_PROFILE=smoke $(BIN)/python -m pytest tests/browser -p no:cacheprovider -ra
+	COURSE_PROFILE=smoke $(PY) -m pytest tests/browser -p no:cacheprovider -ra $(PYTEST_ARGS)
 
 # The newest releases of everything (no constraints file), in a venv of its own.
+# PIP_CONFIG_FILE=/dev/null: ignore a machine-wide pip setting that caps versions.
 test-latest:
-	$(MAKE) test VENV=.venv-latest CONSTRAINTS=
+	PIP_CONFIG_FILE=/dev/null $(MAKE) test VENV=.venv-latest CONSTRAINTS=
 
-# Every notebook in the full profile on a GPU machine (CUDA), with the same checks.
+# The oldest releases pyproject.toml allows (each `>=` floor as `==`), in .venv-oldest.
+test-oldest: $(OLDEST)
+	$(MAKE) test VENV=.venv-oldest CONSTRAINTS=$(OLDEST)
+
+$(OLDEST): pyproject.toml .ci/oldest.py
+	@mkdir -p $(@D)
+	$(PYTHON) .ci/oldest.py pyproject.toml --extras $(EXTRAS) > $@
+
+# Every notebook (solutions too) in the full profile on a GPU machine (CUDA), then the floors.
 gpu-test: $(STAMP)
-	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-test needs CUDA')"
-	COURSE_PROFILE=full COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(BIN)/python -m pytest notebooks tests/test_expected_results.py \
-	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra
+	$(PY) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-test needs CUDA')"
+	COURSE_PROFILE=full COURSE_LIVE_PLOT=0 MPLBACKEND=Agg $(PY) -m pytest notebooks tests/test_expected_results.py \
+	    $(NBVAL) $(PYTEST_ARGS)
+
+# gpu-test and both benchmarks on CUDA, in one command; writes build/gpu-report.md. Without a GPU
+# it stops at once (before any install), saying so.
+BENCH_ARGS ?=
+gpu-check:
+	@$(PYTHON) .ci/gpu_check.py --precheck
+	$(MAKE) $(STAMP) EXTRAS=$(EXTRAS)
+	$(PY) .ci/gpu_check.py --make "$(MAKE)" --bench-args "$(BENCH_ARGS)" \
+	    $(if $(filter 1,$(USE_SYSTEM_TORCH)),--system-python $(PYTHON))
+
+# A wheel folder for a GPU image with Python 3.12 and its own torch, but no package index: every
+# package `.[test]` needs except torch, torchvision and their CUDA libraries, as pinned here.
+# There: make gpu-check USE_SYSTEM_TORCH=1 PYTHON=python3 PIP_FIND_LINKS=$PWD/build/wheels-py312
+# WHEELS_SKIP: what the target image is known to have already (default: the H200 image of
+# .library/device/KINDS.md: Python 3.12.3, torch 2.11.0+cu130, numpy, matplotlib, pytest, ...).
+WHEELS_PYTHON ?= 3.12
+WHEELS_SKIP ?= numpy pillow matplotlib contourpy cycler fonttools kiwisolver pyparsing python-dateutil six \
+    packaging psutil pytest pluggy iniconfig tqdm typing-extensions setuptools pygments torchmetrics \
+    lightning-utilities attrs coverage pytest-timeout jinja2 markupsafe
+gpu-wheels: $(VENV)/.installed
+	rm -rf build/wheels-py$(WHEELS_PYTHON)
+	$(PY) .ci/system_env.py --download build/wheels-py$(WHEELS_PYTHON) --python-version $(WHEELS_PYTHON) \
+	    --extras test --skip "$(WHEELS_SKIP)"
+
+# Everything a GPU machine without an index needs, in build/gpu-bundle (carried there whole):
+# the wheels above and ../shared/data as one archive. There: bash .ci/gpu_session.sh
+gpu-bundle: gpu-wheels
+	rm -rf build/gpu-bundle && mkdir -p build/gpu-bundle
+	cp -r build/wheels-py$(WHEELS_PYTHON) build/gpu-bundle/wheels
+	tar -czf build/gpu-bundle/data.tar.gz -C $(SHARED_DATA) MNIST/raw cifar10_subset.npz
+	du -sh build/gpu-bundle/*
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks
+	$(PY) -m jupyterlab notebooks
 
 constraints: $(STAMP)
 	{ echo "# What CI installed and tested (make test). Regenerate with: make constraints"; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^course'; } > constraints.txt
+	  $(PY) -m pip freeze --exclude-editable | grep -v -i '^course'; } > constraints.txt
 
 clean:
 	rm -rf build

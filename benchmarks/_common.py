@@ -1,4 +1,5 @@
 """Shared pieces of the benchmark scripts: arguments, device, timing, tables."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,15 +28,76 @@ def default_data_dir() -> Path:
 def parser(description: str) -> argparse.ArgumentParser:
     """The arguments every benchmark takes."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--data-dir", type=Path, default=default_data_dir(),
-                   help="folder with MNIST/raw and cifar10_subset.npz (default: %(default)s)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="folder with MNIST/raw and cifar10_subset.npz (default: %(default)s)",
+    )
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, ...")
     p.add_argument("--quick", action="store_true", help="a short run (part of an epoch, one repeat)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch.set_num_threads (default: leave torch's default)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: leave torch's default)"
+    )
     p.add_argument("--repeats", type=int, default=3, help="epochs timed per variant; the median is shown")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--variants",
+        default=None,
+        help="comma-separated variants to run (default: all); the first is the baseline",
+    )
     return p
+
+
+def chosen_variants(all_variants: Sequence[str], wanted: str | None) -> tuple[str, ...]:
+    """``--variants`` checked against the script's own, in the script's order."""
+    if not wanted:
+        return tuple(all_variants)
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    unknown = [n for n in names if n not in all_variants]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(all_variants)}")
+    return tuple(n for n in all_variants if n in names)
+
+
+def compile_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """``torch.compile(model)``; on CUDA with ``mode="reduce-overhead"`` (CUDA graphs: one launch
+    replays a whole step's kernels, which is what small models need)."""
+    return torch.compile(model, mode="reduce-overhead" if device.type == "cuda" else None)
+
+
+def compile_warm_up(
+    model: nn.Module,
+    compiled: nn.Module,
+    shapes: Iterable[tuple[int, ...]],
+    *,
+    device: torch.device,
+    classes: int = 10,
+    calls: int = 3,
+) -> float:
+    """Seconds to compile ``compiled``'s forward and backward for every input shape in ``shapes``.
+
+    Runs a few steps on random batches of each shape (the last, shorter batch of an epoch is
+    another shape: without this it would recompile inside the timed epoch), then puts back
+    ``model``'s initial weights and the global random-number state (dropout draws from it), so
+    the compiled variant trains from the same start as the others.
+    """
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        sync(device)
+        start = time.perf_counter()
+        for shape in shapes:
+            inputs = torch.randn(shape, generator=generator).to(device)
+            labels = torch.randint(classes, (shape[0],), generator=generator).to(device)
+            for _ in range(calls):  # CUDA graphs are recorded on the second or third call
+                nn.functional.cross_entropy(compiled(inputs), labels).backward()
+        sync(device)
+        seconds = time.perf_counter() - start
+    model.zero_grad(set_to_none=True)
+    model.load_state_dict(initial)
+    return seconds
 
 
 def pick_device(name: str) -> torch.device:
@@ -62,9 +124,15 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train_epoch(model: nn.Module, loader: Iterable, *, device: torch.device,
-                max_batches: int | None = None, lr: float = 1e-3,
-                channels_last: bool = False) -> float:
+def train_epoch(
+    model: nn.Module,
+    loader: Iterable,
+    *,
+    device: torch.device,
+    max_batches: int | None = None,
+    lr: float = 1e-3,
+    channels_last: bool = False,
+) -> float:
     """One epoch of the sources' loop (Adam, cross-entropy); returns wall seconds.
 
     ``channels_last`` puts the model's weights and every batch in the (N, H, W, C)
@@ -131,5 +199,7 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> s
 
 def banner(name: str, device: torch.device, threads: int, extra: str = "") -> str:
     """One line naming the benchmark, versions and settings."""
-    return (f"{name}: torch {torch.__version__}, device {device}, torch threads {threads}, "
-            f"cpu cores {os.cpu_count()}{extra}")
+    return (
+        f"{name}: torch {torch.__version__}, device {device}, torch threads {threads}, "
+        f"cpu cores {os.cpu_count()}{extra}"
+    )

@@ -6,13 +6,18 @@ variable ``COURSE_PROFILE``) then scales them:
 
 * ``smoke``: a CI check; 1 epoch on a few thousand samples.
 * ``quick``: a CPU learner; at most 3 epochs on the full data.
-* ``full``: the values as given (the default when a GPU is present).
+* ``full``: the values as given (the default when a GPU is present). On CUDA the
+  lessons' PIL pipelines also get DataLoader worker processes (``num_workers``),
+  so the machine's CPU cores keep the GPU busy.
 
 ``setup`` seeds every random number generator, picks the device and prints
 one banner line saying what it changed.
 """
+
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import random
 from dataclasses import dataclass, field
@@ -27,6 +32,9 @@ SMOKE_TEST_SAMPLES = 500
 QUICK_MAX_EPOCHS = 3
 SMALL_IMAGE_SIZE = 64
 SMOKE_LOG_DIVISOR = 20  # the blitz logs every 2,000 of 12,500 batches; smoke has 500 to 1,250
+# DataLoader workers for the full profile on CUDA: one per core, at most this many. Beyond
+# about 8, workers for 32-px images only add start-up time and memory (a copy of the dataset each).
+MAX_FULL_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -51,9 +59,7 @@ class RunConfig:
         params = self.__dict__.get("params", {})
         if name in params:
             return params[name]
-        raise AttributeError(
-            f"RunConfig has no setting {name!r}; pass it to setup(), e.g. setup({name}=...)"
-        )
+        raise AttributeError(f"RunConfig has no setting {name!r}; pass it to setup(), e.g. setup({name}=...)")
 
     def banner(self) -> str:
         """One line: device, profile, data sources and every changed value."""
@@ -64,6 +70,8 @@ class RunConfig:
             changed.append(f"train samples ->{self.train_samples}")
         if self.test_samples is not None:
             changed.append(f"test samples ->{self.test_samples}")
+        if self.num_workers:
+            changed.append(f"num_workers 0->{self.num_workers} (CPU cores)")
         parts.append("changed: " + (", ".join(changed) if changed else "nothing"))
         return "[course] " + " | ".join(parts)
 
@@ -115,14 +123,78 @@ def scale_params(values: dict[str, Any], profile: str) -> dict[str, Any]:
     return out
 
 
-def _validate(values: dict[str, Any]) -> None:
-    for key in ("epochs", "batch_size", "image_size", "log_every", "train_samples", "test_samples"):
+POSITIVE_INTS = (
+    "epochs",
+    "batch_size",
+    "image_size",
+    "log_every",
+    "train_samples",
+    "test_samples",
+    "step_size",
+)
+# name: (lowest, highest, lowest allowed, highest allowed): the range each value has a meaning in.
+NUMBER_RANGES = {
+    "lr": (0.0, math.inf, True, False),  # 0 freezes the weights (the floors' self-test uses it)
+    "momentum": (0.0, 1.0, True, False),  # 1 or more never forgets an old gradient
+    "weight_decay": (0.0, math.inf, True, False),
+    "gamma": (0.0, 1.0, False, True),  # StepLR's factor: 0 stops learning, above 1 grows lr
+    "dropout": (0.0, 1.0, True, False),
+    "label_smoothing": (0.0, 1.0, True, True),
+}
+
+
+def _is_int(value: Any) -> bool:
+    """True for Python and NumPy integers, False for bools and everything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_number(key: str, value: Any) -> float:
+    """``value`` as a float, if it is a finite real number in ``key``'s range; else ValueError."""
+    low, high, low_ok, high_ok = NUMBER_RANGES[key]
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{key} must be a number, got {value!r}")
+    number = float(value)
+    above = number >= low if low_ok else number > low
+    below = number <= high if high_ok else number < high
+    if not (math.isfinite(number) and above and below):
+        interval = f"{'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
+        raise ValueError(f"{key} must be a finite number in {interval}, got {value!r}")
+    return number
+
+
+def _validate(values: dict[str, Any]) -> dict[str, Any]:
+    """Check hyper-parameters by meaning; return them with NumPy scalars made Python numbers."""
+    out = dict(values)
+    for key in POSITIVE_INTS:
         value = values.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ValueError(f"{key} must be a positive integer, got {value!r}")
-    lr = values.get("lr")
-    if lr is not None and (not isinstance(lr, (int, float)) or lr < 0):
-        raise ValueError(f"lr must be a non-negative number, got {lr!r}")
+        if value is not None:
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"{key} must be a positive integer, got {value!r}")
+            out[key] = int(value)
+    for key in NUMBER_RANGES:
+        if values.get(key) is not None:
+            number = _check_number(key, values[key])
+            out[key] = values[key] if type(values[key]) in (int, float) else number
+    return out
+
+
+def _check_seed(seed: Any) -> int:
+    """The seed as a Python int, if NumPy and torch can both use it; else ValueError."""
+    if not _is_int(seed) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer from 0 to 2**32 - 1, got {seed!r}")
+    return int(seed)
+
+
+def full_profile_workers(device: torch.device) -> int:
+    """DataLoader workers for the full profile: the CPU cores (at most 8) on CUDA, else 0.
+
+    On a GPU the lessons' per-image PIL pipelines, not the model, would set the pace with
+    ``num_workers=0``; on a CPU the workers would only compete with training for the cores.
+    """
+    if device.type != "cuda":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(cores, MAX_FULL_WORKERS))
 
 
 SMOKE_OVERRIDES = ("epochs", "train_samples", "test_samples")
@@ -134,16 +206,23 @@ def _smoke_sizes(params: dict[str, Any], smoke: dict[str, Any] | None) -> tuple[
     unknown = sorted(set(smoke) - set(SMOKE_OVERRIDES))
     if unknown:
         raise ValueError(f"smoke= takes {', '.join(SMOKE_OVERRIDES)}; got {', '.join(unknown)}")
-    _validate(smoke)
+    smoke = _validate(smoke)
     if "epochs" in smoke and "epochs" in params:
         params["epochs"] = smoke["epochs"]
-    return (int(smoke.get("train_samples", SMOKE_TRAIN_SAMPLES)),
-            int(smoke.get("test_samples", SMOKE_TEST_SAMPLES)))
+    return (
+        int(smoke.get("train_samples", SMOKE_TRAIN_SAMPLES)),
+        int(smoke.get("test_samples", SMOKE_TEST_SAMPLES)),
+    )
 
 
 def setup(
-    *, data: str | tuple[str, ...] = (), profile: str | None = None,
-    seed: int = 0, verbose: bool = True, smoke: dict[str, Any] | None = None, **values: Any,
+    *,
+    data: str | tuple[str, ...] = (),
+    profile: str | None = None,
+    seed: int = 0,
+    verbose: bool = True,
+    smoke: dict[str, Any] | None = None,
+    **values: Any,
 ) -> RunConfig:
     """Scale a lesson's hyper-parameters to the active profile and seed everything.
 
@@ -152,7 +231,7 @@ def setup(
     profile's ``epochs``, ``train_samples`` or ``test_samples`` for a lesson
     that learns nothing measurable with the defaults. Prints one banner line.
     """
-    _validate(values)
+    values, seed = _validate(values), _check_seed(seed)
     name = resolve_profile(profile)
     params = scale_params(values, name)
     small = name == "smoke"
@@ -161,11 +240,17 @@ def setup(
     from . import data as data_module  # local import: data imports nothing from here
 
     names = (data,) if isinstance(data, str) else tuple(data)
+    device = pick_device()
     cfg = RunConfig(
-        profile=name, device=pick_device(), seed=seed, params={**params, "seed": seed},
+        profile=name,
+        device=device,
+        seed=seed,
+        params={**params, "seed": seed},
         changes=changes,
-        train_samples=train_samples, test_samples=test_samples,
+        train_samples=train_samples,
+        test_samples=test_samples,
         data_sources={n: data_module.describe_source(n) for n in names},
+        num_workers=full_profile_workers(device) if name == "full" else 0,
     )
     seed_everything(seed)
     from . import viz  # local import: matplotlib only when a lesson starts

@@ -45,7 +45,10 @@ def test_full_profile_changes_nothing(monkeypatch, capsys) -> None:
 def test_banner_names_data_sources(monkeypatch, capsys, offline) -> None:
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
     cfg = config.setup(epochs=2, data=("cifar10", "mnist"))
-    assert cfg.data_sources == {"cifar10": "synthetic (offline stand-in)", "mnist": "synthetic (offline stand-in)"}
+    assert cfg.data_sources == {
+        "cifar10": "synthetic (offline stand-in)",
+        "mnist": "synthetic (offline stand-in)",
+    }
     assert "data cifar10: synthetic (offline stand-in)" in capsys.readouterr().out
 
 
@@ -62,16 +65,88 @@ def test_bogus_profile_lists_the_valid_ones(monkeypatch) -> None:
         config.setup(epochs=1)
 
 
-@pytest.mark.parametrize("bad", [{"epochs": 0}, {"batch_size": -4}, {"epochs": 2.5}, {"lr": -1.0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"epochs": 0},
+        {"batch_size": -4},
+        {"epochs": 2.5},
+        {"epochs": True},
+        {"batch_size": np.float64(4)},
+        {"lr": -1.0},
+        {"lr": float("nan")},
+        {"lr": float("inf")},
+        {"lr": "0.1"},
+        {"lr": True},
+        {"momentum": -0.1},
+        {"momentum": 1.0},
+        {"momentum": float("nan")},
+        {"weight_decay": -1e-4},
+        {"weight_decay": float("inf")},
+        {"gamma": 0.0},
+        {"gamma": 1.5},
+        {"step_size": 0},
+        {"dropout": 1.0},
+        {"label_smoothing": -0.1},
+    ],
+    ids=repr,
+)
 def test_bad_values_are_refused(bad) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         config.setup(profile="full", **bad)
 
 
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, np.float32(3)])
+def test_bad_seeds_are_refused(seed) -> None:
+    with pytest.raises(ValueError, match="seed must be an integer from 0 to 2\\*\\*32 - 1"):
+        config.setup(profile="full", seed=seed, verbose=False)
+
+
+def test_meaningful_edge_values_are_accepted() -> None:
+    cfg = config.setup(profile="full", lr=0, momentum=0.0, weight_decay=0.0, gamma=1.0, verbose=False)
+    assert (cfg.lr, cfg.momentum, cfg.weight_decay, cfg.gamma) == (0, 0.0, 0.0, 1.0)
+    assert config.setup(profile="full", momentum=0.99, verbose=False).momentum == 0.99
+
+
+def test_numpy_numbers_are_accepted_as_python_numbers(monkeypatch) -> None:
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    cfg = config.setup(
+        epochs=np.int64(3),
+        batch_size=np.int32(50),
+        lr=np.float32(0.5),
+        seed=np.int64(4),
+        smoke={"train_samples": np.int16(300)},
+        verbose=False,
+    )
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.train_samples) == (1, 50, 0.5, 4, 300)
+    assert [type(v) for v in (cfg.batch_size, cfg.lr, cfg.seed, cfg.train_samples)] == [int, float, int, int]
+    assert cfg.changes == {"epochs": (3, 1)}
+
+
+@pytest.mark.parametrize("cores, workers", [(1, 1), (6, 6), (16, 8), (128, 8)])
+def test_full_profile_on_cuda_loads_with_the_cpu_cores(monkeypatch, capsys, cores, workers) -> None:
+    monkeypatch.setattr(config, "pick_device", lambda: torch.device("cuda"))
+    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    cfg = config.setup(profile="full", epochs=2, batch_size=100)
+    assert cfg.num_workers == workers
+    assert f"num_workers 0->{workers} (CPU cores)" in capsys.readouterr().out
+    assert cfg.changes == {}  # a loader setting, not a hyper-parameter the lesson wrote
+
+
+@pytest.mark.parametrize(
+    "device, profile", [("cuda", "smoke"), ("cuda", "quick"), ("cpu", "full"), ("mps", "full")]
+)
+def test_other_profiles_and_devices_load_in_the_main_process(monkeypatch, capsys, device, profile) -> None:
+    monkeypatch.setattr(config, "pick_device", lambda: torch.device(device))
+    cfg = config.setup(profile=profile, epochs=2)
+    assert cfg.num_workers == 0
+    assert "num_workers" not in capsys.readouterr().out
+
+
 def test_unknown_setting_says_how_to_add_it() -> None:
     cfg = config.setup(profile="full", epochs=1, verbose=False)
     with pytest.raises(AttributeError, match="setup\\(momentum=...\\)"):
-        cfg.momentum
+        _ = cfg.momentum
 
 
 def test_setup_seeds_python_numpy_and_torch() -> None:
@@ -88,8 +163,9 @@ def test_a_lesson_can_ask_the_smoke_profile_for_more(monkeypatch, capsys) -> Non
     assert cfg.changes == {}
     assert "train samples ->5000" in capsys.readouterr().out
     for profile in ("quick", "full"):  # the overrides only concern smoke
-        other = config.setup(profile=profile, epochs=2, smoke={"epochs": 2, "train_samples": 5000},
-                             verbose=False)
+        other = config.setup(
+            profile=profile, epochs=2, smoke={"epochs": 2, "train_samples": 5000}, verbose=False
+        )
         assert (other.epochs, other.train_samples) == (2, None)
 
 

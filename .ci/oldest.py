@@ -1,0 +1,65 @@
+"""Print a pip constraints file pinning every ``>=`` floor in pyproject.toml to exactly that release.
+
+    python .ci/oldest.py pyproject.toml --extras lab,test,lint > build/oldest-constraints.txt
+
+``make test-oldest`` installs the course with it, so the floors that pyproject.toml promises
+are the releases that are tested. Requirements without a floor are left to pip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    from pip._vendor import tomli as tomllib
+
+try:
+    from packaging.requirements import Requirement
+except ImportError:  # a bare interpreter: pip's own copy, if there is a pip
+    try:
+        from pip._vendor.packaging.requirements import Requirement
+    except ImportError:
+        Requirement = None  # type: ignore[assignment,misc]  # requirements() says what to install
+
+
+def requirements(pyproject: Path, extras: list[str]) -> list[str]:
+    """The project's dependencies plus those of ``extras``, as written."""
+    if Requirement is None:
+        raise SystemExit(f"{sys.executable} has neither packaging nor pip: install pip (python -m ensurepip)")
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    optional = project.get("optional-dependencies", {})
+    unknown = [e for e in extras if e not in optional]
+    if unknown:
+        raise SystemExit(f"oldest.py: {pyproject} has no extra {', '.join(unknown)}")
+    return [*project["dependencies"], *(r for e in extras for r in optional[e])]
+
+
+def floors(lines: list[str]) -> list[str]:
+    """``name==floor ; marker`` for every requirement with a ``>=`` bound, once per name."""
+    pins: dict[str, str] = {}
+    for line in lines:
+        req = Requirement(line)
+        lows = [s.version for s in req.specifier if s.operator == ">="]
+        if lows and req.name.lower() not in pins:
+            marker = f" ; {req.marker}" if req.marker else ""
+            pins[req.name.lower()] = f"{req.name}=={max(lows)}{marker}"
+    return sorted(pins.values(), key=str.lower)
+
+
+def main() -> None:
+    """Parse arguments and print the constraints."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pyproject", type=Path)
+    parser.add_argument("--extras", default="", help="comma-separated extras, e.g. lab,test")
+    args = parser.parse_args()
+    extras = [e for e in args.extras.split(",") if e]
+    print(f"# The floors of {args.pyproject} (extras: {args.extras or 'none'}). Written by .ci/oldest.py.")
+    print("\n".join(floors(requirements(args.pyproject, extras))))
+
+
+if __name__ == "__main__":
+    main()
