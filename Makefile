@@ -14,14 +14,14 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup course test test-unit test-notebooks test-browser test-latest gpu-test lab constraints clean
+.PHONY: setup course test test-unit test-notebooks test-browser test-latest gpu-test lab constraints clean site
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar off $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[lab,test]"
+	$(BIN)/python -m pip install --progress-bar off $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[lab,test,docs]"
 	touch $@
 
 course: $(STAMP)
@@ -63,3 +63,8 @@ constraints: $(STAMP)
 
 clean:
 	rm -rf build
+
+# The course as a static web site, build/site/index.html, from the notebooks that `make course`
+# executed (build/notebooks/) and the results it recorded (build/results/): nothing runs again.
+site: $(STAMP)
+	$(BIN)/python docs/make_site.py
