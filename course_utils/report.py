@@ -147,23 +147,23 @@ class SourceFigure(NamedTuple):
 # (../shared/sources: the post numbers are the files' prefixes).
 SOURCE_FIGURES: dict[tuple[str, str], SourceFigure] = {
     ("03", "test_acc"): SourceFigure(
-        "53 %", "the blitz (post 000), after epoch 2, full CIFAR-10 test set"),
+        "53 %", "the blitz, post 000: after epoch 2, full CIFAR-10 test set"),
     ("04", "per_sample_test_acc"): SourceFigure(
-        "97.66 %", "MNIST post (003), after epoch 1, one image per step"),
+        "97.66 %", "MNIST post 003: after epoch 1, one image per step"),
     ("04", "batched_test_acc"): SourceFigure(
-        "97.25 %", "MNIST post (003), after epoch 1, batches of 50"),
+        "97.25 %", "MNIST post 003: after epoch 1, batches of 50"),
     ("04", "per_sample_seconds"): SourceFigure(
-        "70 s", "MNIST post (003): epoch 1 of 60,000 images one at a time (printed 70.17 s)"),
+        "70 s", "MNIST post 003: epoch 1, 60,000 images one at a time, printed as 70.17 s"),
     ("04", "batched_seconds"): SourceFigure(
-        "18 s", "MNIST post (003): epoch 1 of 60,000 images in batches of 50 (printed 18.18 s)"),
+        "18 s", "MNIST post 003: epoch 1, 60,000 images in batches of 50, printed as 18.18 s"),
     ("05", "v1_val_acc"): SourceFigure(
-        "69.42 %", "LeNet v1 (post 002), validation accuracy at epoch 12, full CIFAR-10"),
+        "69.42 %", "LeNet v1, post 002: validation accuracy at epoch 12, full CIFAR-10"),
     ("05", "v2_val_acc"): SourceFigure(
-        "70.69 %", "LeNet v2 (post 002), validation accuracy at epoch 12, full CIFAR-10"),
+        "70.69 %", "LeNet v2, post 002: validation accuracy at epoch 12, full CIFAR-10"),
     ("06", "plain_val_acc"): SourceFigure(
-        "70.69 %", "LeNet v2 without augmentation (post 002), epoch 12, full CIFAR-10"),
+        "70.69 %", "LeNet v2 without augmentation, post 002: epoch 12, full CIFAR-10"),
     ("06", "augmented_val_acc"): SourceFigure(
-        "70.75 %", "LeNet v2 with augmentation (post 002), epoch 12, full CIFAR-10"),
+        "70.75 %", "LeNet v2 with augmentation, post 002: epoch 12, full CIFAR-10"),
 }
 
 RESULTS_NOTE = (
@@ -186,50 +186,69 @@ def format_figure(name: str, value: float) -> str:
     """A figure for the results table: accuracies in percent, durations in seconds."""
     if isinstance(value, float) and ("acc" in name or "top" in name) and 0 <= value <= 1:
         return f"{100 * value:.2f} %"
-    if name.endswith("seconds") or name.endswith("_s"):
+    if name.endswith("_per_s"):
+        return f"{value:,.1f} per s"
+    if name.endswith("seconds"):
         return f"{value:.1f} s"
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4f}"
 
 
-def measured_on(result: dict[str, Any]) -> str:
-    """Profile, device, data source (no machine paths) and date of one recorded result."""
-    date = str(result.get("recorded_at", ""))[:10]
-    return " · ".join(x for x in (result["profile"], result["device"],
-                                  short_source(result["data_source"]), date) if x)
+def data_label(source: str) -> str:
+    """The data of a source description, without files: ``cifar10: subset, mnist: torchvision``."""
+    return re.sub(r"\s*\([^()]*\)", "", source)
+
+
+def figures_table(results: Sequence[dict[str, Any]], failed: dict[str, str] | None = None) -> str:
+    """A Markdown table, one row per recorded figure: ours, the source tutorial's, and the
+    profile, device and data ours was measured on."""
+    lines = ["| lesson | figure | ours | source tutorial | ours measured on |",
+             "| --- | --- | ---: | --- | --- |"]
+    by_id, failed = {r["notebook"]: r for r in results}, failed or {}
+    for nb_id in sorted(set(by_id) | set(failed)):
+        if nb_id in failed:
+            lines.append(f"| {nb_id} | FAILED | {failed[nb_id]} | | |")
+            continue
+        r = by_id[nb_id]
+        where = f"{r['profile']} · {r['device']} · {data_label(r['data_source'])}"
+        for name, value in r["figures"].items():
+            src = SOURCE_FIGURES.get((nb_id, name))
+            theirs = f"{src.text} ({src.where})" if src else "—"
+            lines.append(f"| {nb_id} | {name} | {format_figure(name, value)} | {theirs} | {where} |")
+    return "\n".join(lines) + "\n"
+
+
+def runs_table(results: Sequence[dict[str, Any]], wall: dict[str, float] | None = None,
+               failed: dict[str, str] | None = None) -> str:
+    """A Markdown table, one row per notebook: profile, device, data source (no machine
+    paths), when it recorded, how long ``make course`` ran it, and whether it failed."""
+    lines = ["| notebook | profile | device | data source | recorded | run time | status |",
+             "| --- | --- | --- | --- | --- | ---: | --- |"]
+    by_id, failed, wall = {r["notebook"]: r for r in results}, failed or {}, wall or {}
+    for nb_id in sorted(set(by_id) | set(wall) | set(failed)):
+        r = by_id.get(nb_id, {})
+        cells = [r.get("profile", "-"), r.get("device", "-"),
+                 short_source(r.get("data_source", "-")),
+                 str(r.get("recorded_at", "-")).replace("T", " ")[:16],
+                 f"{wall[nb_id]:.0f} s" if nb_id in wall else "-",
+                 f"FAILED: {failed[nb_id]}" if nb_id in failed
+                 else "ok" if r else "ran; records no figures"]
+        lines.append(f"| {nb_id} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def results_table(results: Sequence[dict[str, Any]], wall: dict[str, float] | None = None,
                   failed: dict[str, str] | None = None) -> str:
-    """A Markdown table, one row per recorded figure, ours beside the source tutorial's.
-
-    ``wall`` (seconds per notebook id) adds a row with the notebook's run time; ``failed``
-    (an error per notebook id) marks a notebook that stopped.
-    """
-    lines = ["| lesson | figure | ours | source tutorial | ours measured on (profile · device · data · date) |",
-             "| --- | --- | ---: | --- | --- |"]
-    by_id, failed, wall = {r["notebook"]: r for r in results}, failed or {}, wall or {}
-    for nb_id in sorted(set(by_id) | set(wall) | set(failed)):
-        r = by_id.get(nb_id)
-        where = measured_on(r) if r else "-"
-        if nb_id in failed:
-            lines.append(f"| {nb_id} | FAILED | {failed[nb_id]} | | {where} |")
-        for name, value in (r["figures"].items() if r and nb_id not in failed else ()):
-            src = SOURCE_FIGURES.get((nb_id, name))
-            theirs = f"{src.text} ({src.where})" if src else "—"
-            lines.append(f"| {nb_id} | {name} | {format_figure(name, value)} | {theirs} | {where} |")
-        if r is None and nb_id not in failed:
-            lines.append(f"| {nb_id} | no figures recorded | | | - |")
-        if nb_id in wall:
-            lines.append(f"| {nb_id} | notebook run time | {wall[nb_id]:.0f} s | | {where} |")
-    return "\n".join(lines) + "\n"
+    """The figures table, then the runs table (see :func:`figures_table`, :func:`runs_table`)."""
+    return (f"## Figures\n\n{RESULTS_NOTE}\n\n{figures_table(results, failed)}\n"
+            f"## Runs\n\nThe run behind each notebook's figures.\n\n{runs_table(results, wall, failed)}")
 
 
 def results_markdown(results: Sequence[dict[str, Any]], wall: dict[str, float] | None = None,
                      failed: dict[str, str] | None = None) -> str:
-    """``build/results.md``: a title, what the figures were measured on, and the table."""
-    return f"# Course results\n\n{RESULTS_NOTE}\n\n" + results_table(results, wall, failed)
+    """``build/results.md``: the title, then :func:`results_table`."""
+    return "# Course results\n\n" + results_table(results, wall, failed)
 
 
 @contextmanager

@@ -274,6 +274,9 @@ def results_page(results_dir: Path, banner: str, prefixes: Sequence[tuple[str, s
     else:
         text = report.results_markdown(report.load_results(results_dir))
     title, _, body = scrub(text, prefixes).partition("\n")
+    # the tables use the width of the empty right-hand column too (the theme's full-width)
+    body = re.sub(r"((?:^\|.*\n?)+)", lambda m: f"```{{container}} full-width\n{m[1].rstrip()}\n```\n",
+                  body, flags=re.M)
     return f"{title}\n\n{banner}\n{body}"
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -41,15 +42,20 @@ def test_source_kind(source: str, kind: str) -> None:
 def test_results_table_puts_the_source_figure_beside_ours_and_marks_failures() -> None:
     results = [{"notebook": "03", "profile": "quick", "device": "cpu", "recorded_at": "2026-11-30T10:00:00",
                 "data_source": "cifar10: subset (/home/me/data/cifar10_subset.npz)",
-                "figures": {"test_acc": 0.3021, "seconds": 6.0}}]
-    table = report.results_table(results, {"03": 8.4, "04": 2.0}, {"04": "cell 3: ValueError: bad"})
-    where = "quick · cpu · cifar10: subset (cifar10_subset.npz) · 2026-11-30"
-    assert table.splitlines()[2:] == [
-        f"| 03 | test_acc | 30.21 % | 53 % (the blitz (post 000), after epoch 2, full CIFAR-10 test set) | {where} |",
+                "figures": {"test_acc": 0.3021, "seconds": 6.0, "images_per_s": 1234.5, "count": 5085}}]
+    wall, failed = {"03": 8.4, "04": 2.0}, {"04": "cell 3: ValueError: bad"}
+    where = "quick · cpu · cifar10: subset"
+    assert report.figures_table(results, failed).splitlines()[2:] == [
+        f"| 03 | test_acc | 30.21 % | 53 % (the blitz, post 000: after epoch 2, full CIFAR-10 test set) | {where} |",
         f"| 03 | seconds | 6.0 s | — | {where} |",
-        f"| 03 | notebook run time | 8 s | | {where} |",
-        "| 04 | FAILED | cell 3: ValueError: bad | | - |",
-        "| 04 | notebook run time | 2 s | | - |"]
+        f"| 03 | images_per_s | 1,234.5 per s | — | {where} |",
+        f"| 03 | count | 5,085 | — | {where} |",
+        "| 04 | FAILED | cell 3: ValueError: bad | | |"]
+    assert report.runs_table(results, wall, failed).splitlines()[2:] == [
+        "| 03 | quick | cpu | cifar10: subset (cifar10_subset.npz) | 2026-11-30 10:00 | 8 s | ok |",
+        "| 04 | - | - | - | - | 2 s | FAILED: cell 3: ValueError: bad |"]
+    table = report.results_table(results, wall, failed)
+    assert table.index("## Figures") < table.index(report.RESULTS_NOTE) < table.index("## Runs")
 
 
 @pytest.mark.parametrize("source, short", [
@@ -126,9 +132,10 @@ def test_run_notebooks_goes_on_after_a_failure_and_writes_the_table(build: Path,
     table, failed = report.run_notebooks([bad, good])
     assert failed == {"11": "cell 1: ValueError: broken on purpose"}
     text = table.read_text()
-    assert text.startswith("# Course results\n\n" + report.RESULTS_NOTE)
-    assert "| 10 | acc | 50.00 % | — | " in text
-    assert "| 11 | FAILED | cell 1: ValueError: broken on purpose | | - |" in text
+    assert text.startswith("# Course results\n\n## Figures\n\n" + report.RESULTS_NOTE)
+    assert "| 10 | acc | 50.00 % | — | smoke · cpu · synthetic |" in text
+    assert "| 11 | FAILED | cell 1: ValueError: broken on purpose | | |" in text
+    assert "| 11 | - | - | - | - | " in text and " s | FAILED: cell 1: ValueError: broken on purpose |" in text
     executed = nbformat.read(build / "notebooks" / "11_bad.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["ename"] == "ValueError"
     assert executed.cells[2].outputs == []  # nothing ran after the failure
@@ -154,4 +161,5 @@ def test_run_notebooks_keeps_solutions_apart_and_stamps_the_run(build: Path, tmp
     assert (stamp["profile"], stamp["device"], stamp["failed"]) == ("smoke", "cpu", None)
     assert stamp["seconds"] > 0 and stamp["executed_at"][:2] == "20"
     assert json.loads((build / "results" / "12.json").read_text())["figures"] == {"acc": 0.5}
-    assert "| 12 solutions | notebook run time |" in table.read_text()
+    assert re.search(r"\| 12 solutions \| - \| - \| - \| - \| \d+ s \| ran; records no figures \|",
+                     table.read_text())

@@ -177,7 +177,8 @@ def test_pages_load_nothing_from_other_sites(built_site: dict) -> None:
 def test_results_page_puts_source_figures_beside_ours(built_site: dict) -> None:
     html = (built_site["site"] / "results.html").read_text()
     assert "source tutorial" in html and "43.21 %" in html
-    assert "smoke · cpu · cifar10: subset (cifar10_subset.npz)" in html
+    assert "smoke · cpu · cifar10: subset</p></td>" in html  # the figures table
+    assert "cifar10: subset (cifar10_subset.npz)" in html  # the runs table
     assert "01 solutions" in html  # make course's run time of the solutions notebook
 
 
