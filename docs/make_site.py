@@ -239,7 +239,7 @@ def landing_page(readme: str, pages: dict[str, str], banner: str, solutions: lis
     """index.md: what the course teaches, how to run it, the lessons and their run times."""
     intro = readme.split("\n## ", 1)[0]
     intro = re.sub(r"^# .*\n", "", intro).strip()
-    notebooks = link_lessons(readme_section(readme, "The notebooks"), pages)
+    notebooks = wide_tables(link_lessons(readme_section(readme, "The notebooks"), pages))
     notebooks = re.sub(r"^\| notebook \|", "| lesson |", notebooks, flags=re.M)
     sols = "".join(f"- [{s['title']}]({s['rel']})\n" for s in solutions)
     return (f"# PyTorch image classification, end to end\n\n{banner}\n{intro}\n\n"
@@ -274,10 +274,15 @@ def results_page(results_dir: Path, banner: str, prefixes: Sequence[tuple[str, s
     else:
         text = report.results_markdown(report.load_results(results_dir))
     title, _, body = scrub(text, prefixes).partition("\n")
-    # the tables use the width of the empty right-hand column too (the theme's full-width)
-    body = re.sub(r"((?:^\|.*\n?)+)", lambda m: f"```{{container}} full-width\n{m[1].rstrip()}\n```\n",
-                  body, flags=re.M)
-    return f"{title}\n\n{banner}\n{body}"
+    return f"{title}\n\n{banner}\n{wide_tables(body)}"
+
+
+def wide_tables(markdown: str) -> str:
+    """Wrap each Markdown table in the theme's full-width container (docs/_static/course.css
+    sets such tables in smaller type across the whole width instead of scrolling)."""
+    return re.sub(r"((?:^\|.*\n?)+)",
+                  lambda m: f"```{{container}} full-width\n{m[1].rstrip()}\n```\n",
+                  markdown, flags=re.M)
 
 
 # ---------------------------------------------------------------------- build
