@@ -9,7 +9,7 @@ USE_SYSTEM_TORCH ?=
 # Pinned versions that CI tested; `make test-latest` installs without them.
 CONSTRAINTS ?= constraints.txt
 # The extras `setup` installs; in someone else's environment, gpu-test and gpu-check install only `test`.
-EXTRAS ?= lab,test,lint,browser
+EXTRAS ?= lab,test,lint,browser,docs
 ifeq ($(USE_SYSTEM_TORCH),1)
 PY    := $(PYTHON)
 STAMP := system-env
@@ -37,7 +37,7 @@ export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 
 .PHONY: setup system-env course test test-unit test-notebooks test-browser test-latest test-oldest \
-        lint format gpu-test gpu-check gpu-wheels gpu-bundle lab constraints clean
+        lint format gpu-test gpu-check gpu-wheels gpu-bundle lab constraints clean site
 
 setup: $(STAMP)
 
@@ -139,3 +139,8 @@ constraints: $(STAMP)
 
 clean:
 	rm -rf build
+
+# The course as a static web site, build/site/index.html, from the notebooks that `make course`
+# executed (build/notebooks/) and the results it recorded (build/results/): nothing runs again.
+site: $(STAMP)
+	$(PY) docs/make_site.py

@@ -7,6 +7,7 @@ result written during this pytest session.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -33,13 +34,16 @@ def load_floors(path: Path = FLOORS_FILE) -> dict[str, Any]:
 
 
 def floor_violations(results: list[dict[str, Any]], floors: dict[str, Any]) -> list[str]:
-    """One message per recorded figure below its floor (or missing although it has one)."""
+    """One message per recorded figure below its floor (or missing although it has one).
+
+    Anything that is not a finite number counts as below its floor: ``nan < floor`` is False.
+    """
     problems = []
     for r in results:
         table = floors.get(r["notebook"], {}).get(r["profile"], {}).get(r["data_kind"], {})
         for figure, floor in table.items():
             value = r["figures"].get(figure)
-            if value is None or value < floor:
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < floor:
                 problems.append(f"notebook {r['notebook']} ({r['profile']}, {r['data_kind']} data): "
                                 f"{figure} = {value} is below its floor {floor}")
     return problems
@@ -52,6 +56,22 @@ def test_floor_check_catches_a_low_figure() -> None:
         "notebook 03 (smoke, subset data): test_acc = 0.09 is below its floor 0.2"]
     results[0]["figures"]["test_acc"] = 0.25
     assert floor_violations(results, floors) == []
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), None, "0.5"])
+def test_floor_check_treats_anything_non_finite_as_below_its_floor(value) -> None:
+    results = [{"notebook": "03", "profile": "smoke", "data_kind": "subset", "figures": {"test_acc": value}}]
+    floors = {"03": {"smoke": {"subset": {"test_acc": 0.2}}}}
+    assert floor_violations(results, floors) == [
+        f"notebook 03 (smoke, subset data): test_acc = {value} is below its floor 0.2"]
+
+
+def test_floor_check_reads_nan_from_a_results_file(tmp_path: Path) -> None:
+    """A NaN written by an older course (Python's json writes and reads NaN) still fails."""
+    path = tmp_path / "03.json"
+    path.write_text('{"notebook": "03", "profile": "smoke", "data_kind": "subset", '
+                    '"figures": {"test_acc": NaN}}')
+    assert floor_violations([json.loads(path.read_text())], {"03": {"smoke": {"subset": {"test_acc": 0.2}}}})
 
 
 def test_every_floor_names_a_notebook_profile_and_data_kind() -> None:
