@@ -87,16 +87,124 @@ def as_fraction(value: Any) -> float:
 
 
 # ---- lesson 04: an MNIST CNN from torch.nn modules ------------------------
+def _whole_number(value: Any) -> int:
+    number = float(value.item() if hasattr(value, "item") else value)
+    if not number.is_integer():
+        raise ValueError(f"{number} is not a whole number")
+    return int(number)
+
+
+@register("04.1", "optimizer steps in one epoch of 60,000 images in batches of 64")
+def _steps_at_batch_64(value: Any) -> Verdict:
+    steps = _whole_number(value)
+    if steps == math.ceil(60_000 / 64):
+        return True, "len(train_loader) counts every batch, the short last one included."
+    if steps == math.ceil(2_000 / 64):
+        return True, "that is the smoke profile's 2,000 images; on all 60,000 the same rule gives more."
+    if steps == 60_000 // 64:
+        return False, "one batch is missing: the DataLoader keeps the short last batch (drop_last=False)."
+    return False, "build the loader with batch_size=64 and read len(train_loader)."
+
+
+@register("04.2", "features that reach fc1 with 3x3 instead of 5x5 convolutions")
+def _features_with_3x3(value: Any) -> Verdict:
+    features = _whole_number(value)
+    if features == 16 * 5 * 5:
+        return True, "each 3x3 convolution trims 2 pixels, each pooling halves (rounding down)."
+    if features == 16 * 4 * 4:
+        return False, "that is the 5x5 network's count; change kernel_size and measure again."
+    return False, "run viz.layer_shapes on the changed network and read the flatten row."
+
+
+@register("04.3", "parameters of MnistCNN with padding=2 in both convolutions")
+def _parameters_with_padding(value: Any) -> Verdict:
+    count = _whole_number(value)
+    conv = (1 * 6 * 25 + 6) + (6 * 16 * 25 + 16)
+    if count == conv + 16 * 7 * 7 * 10 + 10:
+        return True, "padding keeps 28x28 through conv1, so fc1 sees more features."
+    if count == conv + 16 * 4 * 4 * 10 + 10:
+        return False, "unchanged: padding adds no convolution weights, but fc1 must now take more features."
+    return False, "count with models.count_parameters after fixing fc1's in_features."
+
+
+@register("04.4", "test accuracy that argmax() without a dimension reports on batches of 50")
+def _argmax_without_dim(value: Any) -> Verdict:
+    acc = as_fraction(value)
+    if acc < 0.15:
+        return True, "one index into all 500 scores of the batch is not a class per image."
+    return False, "that looks like a per-image prediction; did the loop call argmax() with no dimension?"
 
 # (end of lesson 04)
 
 
 # ---- lesson 05: LeNet variants --------------------------------------------
+@register("05.1", "validation accuracy in eval mode minus in train mode, same trained network")
+def _eval_minus_train_mode(value: Any) -> Verdict:
+    diff = float(value.item() if hasattr(value, "item") else value)
+    if not -1.0 <= diff <= 1.0:
+        raise ValueError(f"{diff} is not a difference of two accuracies given as fractions")
+    if diff > 0:
+        return True, "in train mode dropout still silences units at random, so predictions suffer."
+    if diff == 0:
+        return False, "identical accuracies: was the first pass really run after model.train()?"
+    return False, ("train mode came out ahead: with a barely trained network (smoke: one epoch) chance "
+                   "dominates; train for a few epochs (COURSE_PROFILE=quick) and measure again.")
+
+
+@register("05.2", "parameters of LeNet v1 with padding=2 in both convolutions")
+def _lenet_v1_padded(value: Any) -> Verdict:
+    count = _whole_number(value)
+    conv = (3 * 20 * 25 + 20) + (20 * 50 * 25 + 50)
+    if count == conv + (50 * 8 * 8 * 500 + 500) + (500 * 10 + 10):
+        return True, "padding keeps the size through each convolution, so fc1 grows, not the convolutions."
+    if count == 657_080:
+        return False, "that is the unpadded v1; with padding fc1 needs more inputs."
+    return False, "measure the flatten size with viz.layer_shapes, fix fc1, then models.count_parameters."
+
+
+@register("05.3", "train − val accuracy gap at the end: (without dropout, with dropout)")
+def _gap_without_dropout(value: Any) -> Verdict:
+    without, with_ = (float(v) for v in value)
+    if max(abs(without), abs(with_)) > 1:
+        raise ValueError("give the gaps as fractions, e.g. (0.12, 0.05)")
+    if without > with_:
+        return True, "without dropout the network fits its training images more closely."
+    return False, ("the gap did not grow: after only one or two epochs neither network has overfitted; "
+                   "train longer (COURSE_PROFILE=quick, or more epochs on fewer images).")
 
 # (end of lesson 05)
 
 
 # ---- lesson 06: data augmentation -----------------------------------------
+@register("06.1", "validation accuracy on augmented minus on plain validation images")
+def _augmented_validation(value: Any) -> Verdict:
+    diff = float(value.item() if hasattr(value, "item") else value)
+    if not -1.0 <= diff <= 1.0:
+        raise ValueError(f"{diff} is not a difference of two accuracies given as fractions")
+    if diff < 0:
+        return True, "augmented images are harder; a validation figure on them measures something else."
+    return False, ("not lower: is the second loader really built on the augmented transform, and is the "
+                   "network trained for more than a few batches?")
+
+
+@register("06.2", "ColorJitter brightness range for brightness=0.5")
+def _jitter_range(value: Any) -> Verdict:
+    low, high = (float(v) for v in value)
+    if math.isclose(low, 0.5) and math.isclose(high, 1.5):
+        return True, "a factor drawn from [1 - b, 1 + b] multiplies the brightness."
+    if math.isclose(low, 0.8) and math.isclose(high, 1.2):
+        return False, "that is the sources' 0.2; change the argument and print the transform again."
+    return False, "print the ColorJitter transform and read its brightness=(low, high)."
+
+
+@register("06.3", "seconds to load one epoch: augmented divided by plain")
+def _augmentation_cost(value: Any) -> Verdict:
+    ratio = float(value.item() if hasattr(value, "item") else value)
+    if not math.isfinite(ratio) or ratio <= 0:
+        raise ValueError(f"{ratio} is not a positive ratio of two times")
+    if ratio > 1:
+        return True, "every augmentation is extra work per image and per epoch, on the CPU."
+    return False, "augmented loading came out faster: time a whole epoch of each loader, twice, and compare."
 
 # (end of lesson 06)
 

@@ -65,16 +65,117 @@ def show(rows: Sequence[Row], headers: Sequence[str], *, formats: Sequence[str |
 
 
 # ---- lesson 04 ------------------------------------------------------------
+SPEED_HEADERS = ("training", "optimizer steps", "blog: seconds", "blog: test accuracy",
+                 "ours: seconds", "ours: test accuracy")
+SPEED_FORMATS = (None, None, None, ".2%", ".1f", ".2%")
+
+
+def speed_rows(source: dict[str, tuple[float, float]], ours: dict[str, tuple[float, float]],
+               steps: dict[str, int]) -> list[list[Any]]:
+    """Lesson 04: per training run, its steps, the blog's (seconds, accuracy) and ours.
+
+    Show with ``show(rows, SPEED_HEADERS, formats=SPEED_FORMATS)``.
+    """
+    if set(source) != set(ours) or set(steps) != set(ours):
+        raise ValueError(f"source, ours and steps need the same runs; got {sorted(source)}, "
+                         f"{sorted(ours)} and {sorted(steps)}")
+    return [[name, steps[name], *source[name], *ours[name]] for name in ours]
 
 # (end of lesson 04)
 
 
 # ---- lesson 05 ------------------------------------------------------------
+OVERFITTING_HEADERS = ("epoch", "train loss", "val loss", "train acc", "val acc", "gap (train − val)")
+OVERFITTING_FORMATS = (None, ".3f", ".3f", ".1%", ".1%", "+.1%")
+
+
+def overfitting_summary(history: Any) -> dict[str, Any]:
+    """Lesson 05: where a ``History`` overfits.
+
+    ``best_epoch`` has the lowest validation loss, ``gap_from`` is the first epoch from
+    which training accuracy stays above validation accuracy (``None`` if never),
+    ``final_gap`` the last train − val accuracy gap; ``rise`` is how much the validation
+    loss rose after ``best_epoch``.
+    """
+    if len(history) == 0 or len(history.val_loss) != len(history):
+        raise ValueError("overfitting_summary needs a History with a validation figure for every epoch")
+    gaps = [t - v for t, v in zip(history.train_acc, history.val_acc)]
+    best = min(range(len(history)), key=lambda i: history.val_loss[i])
+    gap_from = next((history.epoch[i] for i in range(len(gaps)) if min(gaps[i:]) > 0), None)
+    return {"best_epoch": history.epoch[best], "last_epoch": history.epoch[-1], "gap_from": gap_from,
+            "final_gap": gaps[-1], "rise": history.val_loss[-1] - history.val_loss[best]}
+
+
+def overfitting_rows(history: Any) -> list[list[Any]]:
+    """Lesson 05: one row per epoch, the lowest validation loss marked; show with OVERFITTING_HEADERS."""
+    best = overfitting_summary(history)["best_epoch"]
+    return [[f"{e} (lowest val loss)" if e == best else str(e), tl, vl, ta, va, ta - va]
+            for e, tl, vl, ta, va in zip(history.epoch, history.train_loss, history.val_loss,
+                                         history.train_acc, history.val_acc)]
+
+
+def overfitting_verdict(name: str, summary: dict[str, Any]) -> list[str]:
+    """Lesson 05: the summary in two sentences a learner reads under the table."""
+    if summary["best_epoch"] == summary["last_epoch"]:
+        loss = (f"{name}: validation loss still falling at the last epoch ({summary['last_epoch']}): "
+                "no overfitting visible yet")
+    else:
+        loss = (f"{name}: validation loss lowest after epoch {summary['best_epoch']}, then up by "
+                f"{summary['rise']:.3f} by epoch {summary['last_epoch']}: overfitting starts there")
+    if summary["gap_from"] is None:
+        gap = f"{name}: training accuracy not above validation accuracy at the end (gap {summary['final_gap']:+.1%})"
+    else:
+        gap = (f"{name}: training accuracy above validation accuracy from epoch {summary['gap_from']} on; "
+               f"gap at the end {summary['final_gap']:+.1%}")
+    return [loss, gap]
+
+
+RESULTS_HEADERS = ("model", "parameters", "sources: val acc, epoch 12", "ours: val acc, last epoch",
+                   "ours: lowest val loss at epoch", "ours: test acc, weights of that epoch",
+                   "train − val gap at the end")
+RESULTS_FORMATS = (None, None, ".2%", ".1%", None, ".1%", "+.1%")
+
+
+def results_rows(runs: dict[str, dict[str, Any]], source: dict[str, float]) -> list[list[Any]]:
+    """Lesson 05: per model, ``runs[name]`` holds parameters, history, summary and test_acc."""
+    return [[name, r["parameters"], source.get(name), r["history"].val_acc[-1], r["summary"]["best_epoch"],
+             r["test_acc"], r["summary"]["final_gap"]] for name, r in runs.items()]
 
 # (end of lesson 05)
 
 
 # ---- lesson 06 ------------------------------------------------------------
+GAP_HEADERS = ("run", "sources: val acc, epoch 12", "ours: val acc, last epoch", "train − val acc gap",
+               "val − train loss gap", "lowest val loss at epoch", "val acc trend, points/epoch",
+               "ours: test acc")
+GAP_FORMATS = (None, ".2%", ".1%", "+.1%", "+.3f", None, "+.1f", ".1%")
+
+
+def gap_summary(history: Any, *, last: int = 4) -> dict[str, Any]:
+    """Lesson 06: last-epoch gaps, the lowest-validation-loss epoch and the validation accuracy trend.
+
+    ``trend`` is the slope, in percentage points per epoch, of a line through the last
+    ``last`` validation accuracies (one epoch alone is noisy); ``None`` with one epoch.
+    """
+    if len(history) == 0 or len(history.val_acc) != len(history):
+        raise ValueError("gap_summary needs a History with a validation figure for every epoch")
+    best = min(range(len(history)), key=lambda i: history.val_loss[i])
+    recent = [100 * a for a in history.val_acc[-last:]]
+    trend = None
+    if len(recent) > 1:
+        xs = range(len(recent))
+        mx, my = sum(xs) / len(recent), sum(recent) / len(recent)
+        trend = sum((x - mx) * (y - my) for x, y in zip(xs, recent)) / sum((x - mx) ** 2 for x in xs)
+    return {"val_acc": history.val_acc[-1], "acc_gap": history.train_acc[-1] - history.val_acc[-1],
+            "loss_gap": history.val_loss[-1] - history.train_loss[-1],
+            "best_loss_epoch": history.epoch[best], "trend": trend}
+
+
+def gap_rows(summaries: dict[str, dict[str, Any]], source: dict[str, float],
+             test_acc: dict[str, float]) -> list[list[Any]]:
+    """Lesson 06: one row per run from ``gap_summary`` results; show with GAP_HEADERS."""
+    return [[name, source.get(name), s["val_acc"], s["acc_gap"], s["loss_gap"], s["best_loss_epoch"],
+             s["trend"], test_acc.get(name)] for name, s in summaries.items()]
 
 # (end of lesson 06)
 

@@ -29,16 +29,79 @@ def test_show_prints_outside_a_notebook(capsys: pytest.CaptureFixture[str]) -> N
 
 
 # ---- lesson 04 ------------------------------------------------------------
+def test_speed_rows_put_the_blog_beside_ours() -> None:
+    rows = tables.speed_rows({"per sample": (70, 0.9766)}, {"per sample": (12.5, 0.98)}, {"per sample": 60_000})
+    assert rows == [["per sample", 60_000, 70, 0.9766, 12.5, 0.98]]
+    text = tables.markdown(rows, tables.SPEED_HEADERS, formats=tables.SPEED_FORMATS)
+    assert text.splitlines()[-1] == "| per sample | 60,000 | 70 | 97.66% | 12.5 | 98.00% |"
+    with pytest.raises(ValueError, match="same runs"):
+        tables.speed_rows({"a": (1, 0.5)}, {"b": (1, 0.5)}, {"b": 1})
 
 # (end of lesson 04)
 
 
 # ---- lesson 05 ------------------------------------------------------------
+def _history(train_acc, val_acc, train_loss, val_loss):
+    from course_utils.engine import History
+    h = History()
+    for i, row in enumerate(zip(train_acc, val_acc, train_loss, val_loss), start=1):
+        h.append(epoch=i, train_acc=row[0], val_acc=row[1], train_loss=row[2], val_loss=row[3])
+    return h
+
+
+def test_overfitting_summary_finds_the_turn() -> None:
+    h = _history([0.4, 0.55, 0.7, 0.8], [0.45, 0.52, 0.54, 0.53], [1.6, 1.2, 0.9, 0.6], [1.5, 1.3, 1.35, 1.5])
+    s = tables.overfitting_summary(h)
+    assert (s["best_epoch"], s["last_epoch"], s["gap_from"]) == (2, 4, 2)
+    assert s["final_gap"] == pytest.approx(0.27) and s["rise"] == pytest.approx(0.2)
+    rows = tables.overfitting_rows(h)
+    assert [r[0] for r in rows] == ["1", "2 (lowest val loss)", "3", "4"]
+    assert rows[0][5] == pytest.approx(-0.05)
+    verdict = tables.overfitting_verdict("v1", s)
+    assert verdict[0].startswith("v1: validation loss lowest after epoch 2, then up by 0.200")
+    assert "from epoch 2 on; gap at the end +27.0%" in verdict[1]
+
+
+def test_overfitting_verdict_when_nothing_overfits_yet() -> None:
+    s = tables.overfitting_summary(_history([0.3], [0.35], [2.0], [1.9]))
+    assert tables.overfitting_verdict("v2", s) == [
+        "v2: validation loss still falling at the last epoch (1): no overfitting visible yet",
+        "v2: training accuracy not above validation accuracy at the end (gap -5.0%)"]
+
+
+def test_overfitting_summary_needs_validation_figures() -> None:
+    from course_utils.engine import History
+    with pytest.raises(ValueError, match="validation figure"):
+        tables.overfitting_summary(History())
+
+
+def test_results_rows() -> None:
+    h = _history([0.6], [0.5], [1.0], [1.2])
+    runs = {"LeNet v1": {"parameters": 657_080, "history": h, "summary": tables.overfitting_summary(h),
+                         "test_acc": 0.48}}
+    rows = tables.results_rows(runs, {"LeNet v1": 0.6942})
+    assert rows == [["LeNet v1", 657_080, 0.6942, 0.5, 1, 0.48, pytest.approx(0.1)]]
+    text = tables.markdown(rows, tables.RESULTS_HEADERS, formats=tables.RESULTS_FORMATS)
+    assert "| LeNet v1 | 657,080 | 69.42% | 50.0% | 1 | 48.0% | +10.0% |" in text
 
 # (end of lesson 05)
 
 
 # ---- lesson 06 ------------------------------------------------------------
+def test_gap_summary_and_rows() -> None:
+    h = _history([0.4, 0.5, 0.6, 0.7, 0.75], [0.4, 0.45, 0.5, 0.52, 0.53],
+                 [1.6, 1.3, 1.1, 0.9, 0.8], [1.6, 1.4, 1.3, 1.32, 1.35])
+    s = tables.gap_summary(h)
+    assert s["best_loss_epoch"] == 3 and s["val_acc"] == 0.53
+    assert s["acc_gap"] == pytest.approx(0.22) and s["loss_gap"] == pytest.approx(0.55)
+    assert s["trend"] == pytest.approx(2.6)   # slope through 45, 50, 52, 53 (points per epoch)
+    assert tables.gap_summary(h, last=1)["trend"] is None
+    rows = tables.gap_rows({"plain": s}, {"plain": 0.7069}, {"plain": 0.51})
+    text = tables.markdown(rows, tables.GAP_HEADERS, formats=tables.GAP_FORMATS)
+    assert text.splitlines()[-1] == "| plain | 70.69% | 53.0% | +22.0% | +0.550 | 3 | +2.6 | 51.0% |"
+    with pytest.raises(ValueError, match="validation figure"):
+        from course_utils.engine import History
+        tables.gap_summary(History())
 
 # (end of lesson 06)
 
