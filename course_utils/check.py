@@ -210,11 +210,90 @@ def _augmentation_cost(value: Any) -> Verdict:
 
 
 # ---- lesson 07: ResNet-50, train, evaluate, checkpoint --------------------
+_STEPLR_07 = {"lr": 1e-3, "step_size": 20, "gamma": 0.1, "batches": 159}
+
+
+@register("07.1", "resumed weights equal without restoring the loader's generator")
+def _resume_without_generator(value: Any) -> Verdict:
+    if not isinstance(value, bool):
+        raise TypeError(f"pass True or False (the result of same_state), not {type(value).__name__}")
+    if value:
+        return False, ("equal? Check that you removed loader.generator.set_state(...) and that the "
+                       "loader shuffles (train=True): a fresh generator starts the order from the beginning.")
+    return True, ("a fresh loader starts its shuffling from the seed again, so the resumed epochs draw "
+                  "other batches than the uninterrupted run's.")
+
+
+@register("07.2", "learning rate at the start of epoch 2 with StepLR stepped every batch")
+def _steplr_every_batch(value: Any) -> Verdict:
+    lr = float(value)
+    p = _STEPLR_07
+    if lr <= 0 or not math.isfinite(lr):
+        return False, "a learning rate is a positive number."
+    if math.isclose(lr, p["lr"]):
+        return False, "that is the starting rate: did the scheduler step after every batch of epoch 1?"
+    if math.isclose(lr, p["lr"] * p["gamma"]):
+        return False, "that is one reduction, what stepping once per epoch gives after 20 epochs."
+    expected = p["lr"] * p["gamma"] ** (p["batches"] // p["step_size"])
+    if math.isclose(lr, expected, rel_tol=1e-6):
+        return True, (f"{p['batches']} steps in epoch 1 cross the step size {p['step_size']} several "
+                      "times, and every crossing divides the rate by 10.")
+    return False, (f"count the scheduler steps taken in epoch 1 ({p['batches']} batches) and how many "
+                   f"times that passes a multiple of step_size={p['step_size']}.")
+
+
+@register("07.3", "bytes of Adam's state per byte of model state")
+def _adam_state_ratio(value: Any) -> Verdict:
+    ratio = float(value)
+    if 1.9 <= ratio <= 2.05:
+        return True, ("Adam keeps two running averages (exp_avg, exp_avg_sq) of every parameter's "
+                      "size; the model's state also holds batch-norm buffers that Adam does not track.")
+    if 0.9 <= ratio <= 1.05:
+        return False, "about one: did you count both of Adam's running averages for every parameter?"
+    return False, ("count the bytes (numel() * element_size()) of every tensor in both state_dicts, "
+                   "including the tensors nested in the optimizer's 'state'.")
 
 # (end of lesson 07)
 
 
 # ---- lesson 08: going faster ----------------------------------------------
+
+
+@register("08.1", "PIL data rate without augmentation / with it")
+def _augmentation_cost(value: Any) -> Verdict:
+    ratio = float(value)
+    if not math.isfinite(ratio) or ratio <= 0:
+        return False, "a ratio of two rates (images/s) is a positive number."
+    if ratio < 1.1:
+        return False, ("the pipeline without augmentation should be clearly faster: did you time "
+                       "data.preset('lenet') against data.preset('lenet_augment') on the same images?")
+    return True, ("flip, rotation, affine and colour jitter each run per image in PIL; without them "
+                  "only ToTensor and Normalize remain.")
+
+
+@register("08.2", "largest difference between brightness by hand and BatchAugment")
+def _brightness_by_hand(value: Any) -> Verdict:
+    diff = float(value)
+    if not math.isfinite(diff) or diff < 0:
+        return False, "a largest absolute difference is a number >= 0."
+    if diff < 1e-5:
+        return True, "the same arithmetic: multiply each image by its factor, then clamp to [0, 1]."
+    return False, ("use BatchAugment's own draw (sample_params) for the factors, with every other "
+                   "augmentation switched off, and clamp to [0, 1] after multiplying.")
+
+
+@register("08.3", "spread of validation accuracy over seeds, in percentage points")
+def _seed_spread(value: Any) -> Verdict:
+    points = float(value)
+    if not math.isfinite(points) or points < 0:
+        return False, "a spread (largest minus smallest accuracy) is >= 0."
+    if points == 0:
+        return False, ("no spread at all: pass each seed to both the DeviceLoader (seed=) and "
+                       "BatchAugment's generator.")
+    if points > 25:
+        return False, "more than 25 points: is it in percentage points, and did every run train as long?"
+    return True, ("chance alone moves a short run's accuracy by about this much; compare the "
+                  "PIL-vs-DeviceLoader difference with it before calling either better.")
 
 # (end of lesson 08)
 

@@ -186,5 +186,50 @@ def gap_rows(summaries: dict[str, dict[str, Any]], source: dict[str, float],
 
 
 # ---- lesson 08 ------------------------------------------------------------
+TIME_SPLIT_HEADERS = ("measured", "seconds", "images/s")
+SPEED_HEADERS = ("way of training", "data alone (images/s)", "full epoch (images/s)", "speed-up",
+                 "validation acc")
+COMPILE_HEADERS = ("training step", "ms per step", "images/s", "time vs eager", "compile s")
+
+
+def time_split_rows(n_images: int, *, data_s: float, model_s: float, epoch_s: float) -> list[Row]:
+    """Lesson 08's split of one epoch: rows ``(what, seconds, images/s)`` for ``n_images`` images."""
+    parts = [("data alone: DataLoader + PIL pipeline", data_s),
+             ("model alone: forward, backward, step", model_s),
+             ("full epoch: engine.fit", epoch_s)]
+    return [(name, seconds, n_images / seconds) for name, seconds in parts]
+
+
+def speed_rows(n_images: int, results: dict[str, dict[str, float]], *, baseline_epoch_s: float,
+               model_alone_s: dict[str, float] | None = None) -> list[Row]:
+    """Lesson 08's results: one row ``(way, data images/s, epoch images/s, speed-up, val acc)`` per way.
+
+    ``results`` maps a way's name to ``{"epoch_s": ..., "val_acc": ...}`` and, where the data was
+    timed alone, ``"data_s"``. ``model_alone_s`` maps a name to the seconds an epoch's steps take on a
+    pre-made batch (no data, no accuracy). Speed-ups are over ``baseline_epoch_s``.
+    """
+    rows: list[Row] = []
+    for name, r in results.items():
+        data_rate = n_images / r["data_s"] if "data_s" in r else None
+        rows.append((name, data_rate, n_images / r["epoch_s"], baseline_epoch_s / r["epoch_s"],
+                     r.get("val_acc")))
+    for name, seconds in (model_alone_s or {}).items():
+        rows.append((name, None, n_images / seconds, baseline_epoch_s / seconds, None))
+    return rows
+
+
+def compile_rows(batch_size: int, *, eager_s: float, compiled_s: float | None,
+                 compile_s: float | None) -> list[Row]:
+    """Eager against compiled training steps: rows ``(step, ms, images/s, time vs eager, compile s)``.
+
+    ``compiled_s`` is None when compiling was not possible; its row then says so.
+    """
+    rows: list[Row] = [("eager", 1000 * eager_s, batch_size / eager_s, 1.0, None)]
+    if compiled_s is None:
+        rows.append(("torch.compile: not run here", None, None, None, compile_s))
+    else:
+        rows.append(("torch.compile", 1000 * compiled_s, batch_size / compiled_s, compiled_s / eager_s,
+                     compile_s))
+    return rows
 
 # (end of lesson 08)

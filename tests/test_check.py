@@ -130,11 +130,99 @@ def test_lesson_06_checks() -> None:
 
 
 # ---- lesson 07 ------------------------------------------------------------
+@pytest.mark.parametrize(("value", "ok", "says"), [
+    (False, True, "fresh loader"), (True, False, "removed loader.generator.set_state"),
+])
+def test_07_1_resume_without_the_generator(value: bool, ok: bool, says: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.exercise("07.1", value) is ok
+    assert says in capsys.readouterr().out
+
+
+def test_07_1_wants_a_bool(capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.exercise("07.1", 0.5) is False
+    assert "pass True or False" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("lr", "ok", "says"), [
+    (1e-10, True, "every crossing"), (1e-3, False, "starting rate"), (1e-4, False, "one reduction"),
+    (1e-11, False, "count the scheduler steps"), (-1.0, False, "positive"),
+])
+def test_07_2_steplr_every_batch(lr: float, ok: bool, says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.exercise("07.2", lr) is ok
+    out = capsys.readouterr().out
+    assert says in out and "1e-10" not in out   # the answer itself is never printed
+
+
+def test_07_2_matches_a_real_steplr() -> None:
+    import torch
+
+    dummy = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    sched = torch.optim.lr_scheduler.StepLR(dummy, step_size=20, gamma=0.1)
+    for _ in range(159):
+        dummy.step()
+        sched.step()
+    assert check.exercise("07.2", sched.get_last_lr()[0]) is True
+
+
+def test_07_3_adam_state_ratio_of_a_real_network() -> None:
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Flatten(), nn.LazyLinear(2))
+    model(torch.randn(2, 3, 8, 8))
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.randn(2, 3, 8, 8)).sum().backward()
+    optimizer.step()
+
+    def nbytes(obj: object) -> int:
+        if torch.is_tensor(obj):
+            return obj.numel() * obj.element_size()
+        if isinstance(obj, dict):
+            return sum(nbytes(v) for v in obj.values())
+        if isinstance(obj, (list, tuple)):
+            return sum(nbytes(v) for v in obj)
+        return 0
+
+    ratio = nbytes(optimizer.state_dict()) / nbytes(model.state_dict())
+    assert check.exercise("07.3", ratio) is True
+    assert check.exercise("07.3", ratio / 2) is False
+    assert check.exercise("07.3", 3.0) is False
 
 # (end of lesson 07)
 
 
 # ---- lesson 08 ------------------------------------------------------------
+@pytest.mark.parametrize(("ratio", "ok"), [(3.2, True), (1.2, True), (1.0, False), (0.5, False), (-2, False)])
+def test_08_1_augmentation_costs_time(ratio: float, ok: bool) -> None:
+    assert check.exercise("08.1", ratio) is ok
+
+
+@pytest.mark.parametrize(("diff", "ok"), [(0.0, True), (1.2e-7, True), (0.05, False), (float("nan"), False)])
+def test_08_2_brightness_by_hand(diff: float, ok: bool) -> None:
+    assert check.exercise("08.2", diff) is ok
+
+
+def test_08_2_accepts_a_tensor_and_agrees_with_batch_augment() -> None:
+    import torch
+
+    from course_utils import data
+
+    augment = data.BatchAugment(hflip=0, degrees=None, shear=None, scale=None, contrast=None,
+                                saturation=None, generator=torch.Generator().manual_seed(0))
+    batch = torch.rand(16, 3, 8, 8)
+    p = augment.sample_params(len(batch))
+    mine = (batch * p["factors"][:, 0, None, None, None]).clamp(0, 1)
+    assert check.exercise("08.2", (mine - augment.apply(batch, p)).abs().max()) is True
+    assert check.exercise("08.2", (batch - augment.apply(batch, p)).abs().max()) is False  # no jitter
+
+
+@pytest.mark.parametrize(("points", "ok", "says"), [
+    (3.4, True, "chance alone"), (0, False, "no spread"), (40, False, "more than 25"), (-1, False, ">= 0"),
+])
+def test_08_3_seed_spread(points: float, ok: bool, says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.exercise("08.3", points) is ok
+    assert says in capsys.readouterr().out
 
 # (end of lesson 08)
 
