@@ -61,6 +61,25 @@ def show(rows: Sequence[Row], headers: Sequence[str], *, formats: Sequence[str |
 # ---- row builders, one section per lesson ---------------------------------
 # ---- lesson 03 ------------------------------------------------------------
 
+def per_class_rows(cm: Any, classes: Sequence[str]) -> list[list[Any]]:
+    """Rows ``[class, test images, correct, accuracy]`` from a confusion matrix ``cm[true, predicted]``."""
+    cm = [[int(v) for v in row] for row in (cm.tolist() if hasattr(cm, "tolist") else cm)]
+    if len(cm) != len(classes) or any(len(row) != len(classes) for row in cm):
+        raise ValueError(f"cm must be {len(classes)} x {len(classes)}, one row and column per class")
+    return [[name, sum(row), row[i], row[i] / sum(row) if sum(row) else None]
+            for i, (name, row) in enumerate(zip(classes, cm))]
+
+
+def confused_pairs(cm: Any, classes: Sequence[str], *, top: int = 3) -> list[list[Any]]:
+    """The ``top`` largest off-diagonal cells of ``cm[true, predicted]``, largest first.
+
+    Rows ``[true class, predicted as, images, share of the true class]``; ties keep class order.
+    """
+    rows = per_class_rows(cm, classes)  # validates the shape
+    cm = [[int(v) for v in row] for row in (cm.tolist() if hasattr(cm, "tolist") else cm)]
+    cells = [(-cm[t][p], t, p) for t in range(len(classes)) for p in range(len(classes)) if t != p and cm[t][p]]
+    return [[classes[t], classes[p], -n, -n / rows[t][1]] for n, t, p in sorted(cells)[:top]]
+
 # (end of lesson 03)
 
 

@@ -4,28 +4,137 @@
   smoke profile and keeps outputs only on ``# NBVAL_CHECK_OUTPUT`` cells (with
   their execution counts); every other output is stripped.
 * ``python tests/nbtools.py strip notebooks/*.ipynb`` strips all unchecked outputs.
+* ``python tests/nbtools.py header notebooks/*.ipynb notebooks/solutions/*.ipynb`` writes
+  each notebook's header line (run time per profile and an "Open in Colab" badge, directly
+  under the title) and the repository URL of its bootstrap cell, and the run-time columns of
+  README's table, all from ``notebooks/course.toml`` (the one home of both settings).
 * ``new_notebook(cells)`` builds a notebook whose first code cell is the Colab
   bootstrap every lesson starts with.
 """
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import nbformat
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 CHECK = "# NBVAL_CHECK_OUTPUT"
-BOOTSTRAP = '''\
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = ROOT / "notebooks" / "course.toml"
+PROFILES = {"smoke": "smoke", "quick": "quick", "full": "full (GPU)"}
+BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+REPO_DEFAULT = re.compile(r'(os\.environ\.get\("COURSE_REPO_URL", )"[^"]*"(\))')
+
+
+def settings(path: Path = SETTINGS) -> dict[str, Any]:
+    """``notebooks/course.toml``: the repository URL, its branch and the measured run times."""
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def bootstrap(repository: str) -> str:
+    """The first code cell of every notebook: install ``course_utils`` from ``repository`` when missing."""
+    return f'''\
 # Colab or a fresh kernel: install the course package when it is missing.
 import os
-COURSE_REPO = os.environ.get("COURSE_REPO_URL", "https://github.com/pytorch-course/image-classification-course")
+COURSE_REPO = os.environ.get("COURSE_REPO_URL", "{repository}")
 try:
     import course_utils
 except ModuleNotFoundError:
-    %pip install -q "course-utils @ git+{COURSE_REPO}"
+    %pip install -q "course-utils @ git+{{COURSE_REPO}}"
     import course_utils'''
+
+
+
+def notebook_key(path: Path) -> tuple[str, str]:
+    """``("lessons", "03")`` for notebooks/03_*.ipynb, ``("solutions", "03")`` for notebooks/solutions/03_*."""
+    kind = "solutions" if Path(path).parent.name == "solutions" else "lessons"
+    number = Path(path).name[:2]
+    if not number.isdigit():
+        raise ValueError(f"{path}: notebook names start with their two-digit lesson number (03_topic.ipynb)")
+    return kind, number
+
+
+def _seconds(value: Any) -> str:
+    return f"{value:,} s" if isinstance(value, int) else "not yet measured"
+
+
+def header_line(path: Path, config: dict[str, Any]) -> str:
+    """The badge and run-time line written under the notebook's title."""
+    kind, number = notebook_key(path)
+    times = config.get("run_times", {}).get(kind, {}).get(number, {})
+    repo = config["repository"].rstrip("/").removesuffix(".git")
+    owner_repo = repo.split("github.com/", 1)[-1]
+    where = "notebooks/solutions" if kind == "solutions" else "notebooks"
+    colab = f"https://colab.research.google.com/github/{owner_repo}/blob/{config['branch']}/{where}/{Path(path).name}"
+    runs = " · ".join(f"{label} {_seconds(times.get(p))}" for p, label in PROFILES.items())
+    if not any(isinstance(times.get(p), int) for p in PROFILES):
+        runs = "not yet measured"
+    readme = f"{repo}/blob/{config['branch']}/README.md#the-notebooks"
+    return f"{BADGE}({colab}) Run time: {runs} ([how measured]({readme}))"
+
+
+def _title_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell
+    raise ValueError("the notebook has no title: a Markdown cell starting with '# ' is needed")
+
+
+def with_header(nb: nbformat.NotebookNode, path: Path, config: dict[str, Any]) -> nbformat.NotebookNode:
+    """``nb`` with its header line (under the title) and bootstrap URL written from ``config``."""
+    cell = _title_cell(nb)
+    lines = cell.source.split("\n")
+    rest = lines[1:]
+    while rest and (not rest[0].strip() or rest[0].startswith(BADGE)):
+        rest = rest[1:]
+    cell.source = "\n".join([lines[0], "", header_line(path, config)] + ([""] + rest if rest else []))
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    first.source = REPO_DEFAULT.sub(lambda m: f'{m.group(1)}"{config["repository"]}"{m.group(2)}', first.source)
+    return nb
+
+
+def header_problems(path: Path, config: dict[str, Any]) -> list[str]:
+    """How the notebook's header line and bootstrap URL differ from what ``header`` would write."""
+    nb = nbformat.read(path, as_version=4)
+    try:
+        title, first = _title_cell(nb).source, next(c for c in nb.cells if c.cell_type == "code").source
+    except (ValueError, StopIteration) as err:
+        return [f"{path.name}: {err}"]
+    wanted = with_header(nbformat.from_dict(nb), path, config)
+    problems = []
+    if _title_cell(wanted).source != title:
+        problems.append(f"{path.name}: header line under the title is not {header_line(path, config)!r}")
+    if next(c for c in wanted.cells if c.cell_type == "code").source != first or config["repository"] not in first:
+        problems.append(f"{path.name}: the bootstrap cell does not install from {config['repository']}")
+    return problems
+
+
+def readme_with_times(text: str, config: dict[str, Any]) -> str:
+    """README's table of notebooks with its last three columns (smoke, quick, full) from ``config``."""
+    times = config.get("run_times", {}).get("lessons", {})
+    out = []
+    for line in text.split("\n"):
+        match = re.match(r"\| `(\d\d)_\w+` \|", line)
+        if match:
+            cells = line.strip().strip("|").split(" | ")
+            cells[-3:] = [_seconds(times.get(match.group(1), {}).get(p)) for p in PROFILES]
+            line = "| " + " | ".join(c.strip() for c in cells) + " |"
+        out.append(line)
+    return "\n".join(out)
+
+
+def write_header(path: Path, config: dict[str, Any]) -> None:
+    """Rewrite ``path``'s header line and bootstrap URL in place."""
+    nb = nbformat.read(path, as_version=4)
+    nbformat.write(with_header(nb, path, config), path)
 
 
 def new_notebook(cells: Sequence[tuple[str, str]]) -> nbformat.NotebookNode:
@@ -33,7 +142,7 @@ def new_notebook(cells: Sequence[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    made = [nbformat.v4.new_code_cell(BOOTSTRAP)]
+    made = [nbformat.v4.new_code_cell(bootstrap(settings()["repository"]))]
     for kind, source in cells:
         maker = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
         made.append(maker(source.strip("\n")))
@@ -68,17 +177,24 @@ def store(path: Path) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``store|strip NOTEBOOK...``"""
-    if len(argv) < 2 or argv[0] not in ("store", "strip"):
+    """``store|strip|header NOTEBOOK...``"""
+    if len(argv) < 2 or argv[0] not in ("store", "strip", "header"):
         print(__doc__, file=sys.stderr)
         return 2
+    config = settings()
     for name in argv[1:]:
         path = Path(name)
         if argv[0] == "store":
             store(path)
+        elif argv[0] == "header":
+            write_header(path, config)
         else:
             nbformat.write(strip(nbformat.read(path, as_version=4)), path)
         print(f"{argv[0]}: {path}")
+    if argv[0] == "header":
+        readme = ROOT / "README.md"
+        readme.write_text(readme_with_times(readme.read_text(encoding="utf-8"), config), encoding="utf-8")
+        print(f"header: run times in {readme.relative_to(ROOT)}")
     return 0
 
 

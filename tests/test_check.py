@@ -44,15 +44,43 @@ def test_as_fraction_refuses(value: float) -> None:
 
 # ---- lesson 01 ------------------------------------------------------------
 
+def test_lesson_01_checks_judge_values(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    assert check.exercise("01.1", (3, 2)) and not check.exercise("01.1", (3, 3))
+    assert not check.exercise("01.1", (2, 2))
+    assert check.exercise("01.2", (240, 80)) and not check.exercise("01.2", (80, 80))
+    assert not check.exercise("01.2", (160, 80))
+    assert check.exercise("01.3", torch.tensor(-2.1179)) and not check.exercise("01.3", -1.0)
+    assert "(3, 2)" not in capsys.readouterr().out
+
 # (end of lesson 01)
 
 
 # ---- lesson 02 ------------------------------------------------------------
 
+def test_lesson_02_checks_judge_values() -> None:
+    import torch
+
+    assert check.exercise("02.1", torch.Size([3, 64, 320])) and not check.exercise("02.1", (3, 70, 342))
+    assert check.exercise("02.2", torch.tensor(7.0)) and not check.exercise("02.2", 0)
+    assert check.exercise("02.3", 3e-8) and not check.exercise("02.3", 0.2)
+
 # (end of lesson 02)
 
 
 # ---- lesson 03 ------------------------------------------------------------
+
+def test_lesson_03_checks_judge_values(capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.exercise("03.1", (400, 500)) and not check.exercise("03.1", (500, 500))
+    assert check.exercise("03.1", (404, 504)) and not check.exercise("03.1", (401, 500))
+    assert check.exercise("03.2", 59_150 + 476 * 16) and not check.exercise("03.2", 62_006)
+    assert not check.exercise("03.2", 62_007)
+    assert check.exercise("03.3", 10) and not check.exercise("03.3", 1) and not check.exercise("03.3", 1.9)
+    assert check.exercise("03.4", -0.02) and check.exercise("03.4", 3.5)  # fraction or points
+    assert not check.exercise("03.4", 0.0) and not check.exercise("03.4", 0.4)
+    out = capsys.readouterr().out
+    assert "62,006" in out and "16 filters" in out
 
 # (end of lesson 03)
 

@@ -25,6 +25,18 @@ def test_show_prints_outside_a_notebook(capsys: pytest.CaptureFixture[str]) -> N
 
 # ---- lesson 03 ------------------------------------------------------------
 
+def test_per_class_rows_and_confused_pairs_read_the_matrix() -> None:
+    import torch
+
+    cm = torch.tensor([[5, 3, 2], [0, 4, 0], [1, 1, 0]])  # rows: true class; columns: predicted
+    assert tables.per_class_rows(cm, ["cat", "dog", "eel"]) == [
+        ["cat", 10, 5, 0.5], ["dog", 4, 4, 1.0], ["eel", 2, 0, 0.0]]
+    assert tables.confused_pairs(cm, ["cat", "dog", "eel"], top=3) == [
+        ["cat", "dog", 3, 0.3], ["cat", "eel", 2, 0.2], ["eel", "cat", 1, 0.5]]
+    assert tables.per_class_rows([[0, 0], [0, 1]], ["a", "b"])[0] == ["a", 0, 0, None]  # no samples
+    with pytest.raises(ValueError, match="2 x 2"):
+        tables.per_class_rows([[1, 2, 3]], ["a", "b"])
+
 # (end of lesson 03)
 
 
