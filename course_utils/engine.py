@@ -199,6 +199,13 @@ def _optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler
         scaler.update()
 
 
+def _global_sums(sums: torch.Tensor) -> torch.Tensor:
+    """``sums`` added over every process of a torch.distributed run (DDP); unchanged otherwise."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(sums, op=torch.distributed.ReduceOp.SUM)
+    return sums
+
+
 def _no_samples(what: str) -> ValueError:
     return ValueError(f"{what} got no samples from the loader (empty dataset or max_batches=0)")
 
@@ -255,9 +262,12 @@ def train_one_epoch(
             running_losses.append(running.item() / log_every)
             tqdm.write(f"[{epoch}, {i + 1:5d}] loss: {running_losses[-1]:.3f}")
             running = torch.zeros_like(running)
+    sums = torch.stack([loss_sum, correct.to(acc_dtype), torch.tensor(samples, dtype=acc_dtype, device=device)])
+    loss_sum, n_correct, samples = _global_sums(sums).tolist()
+    samples = int(samples)
     if samples == 0:
         raise _no_samples("train_one_epoch")
-    return {"loss": loss_sum.item() / samples, "acc": correct.item() / samples,
+    return {"loss": loss_sum / samples, "acc": n_correct / samples,
             "samples": samples, "seconds": time.perf_counter() - start,
             "running_loss": running_losses}
 
@@ -296,6 +306,10 @@ def evaluate(
                     correct[k] += count
     finally:
         model.train(was_training)
+    sum_dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS lacks float64
+    sums = _global_sums(torch.tensor([loss_sum, samples, *correct.values()], dtype=sum_dtype, device=device))
+    loss_sum, samples, *counts = sums.tolist()
+    samples, correct = int(samples), dict(zip(ks, counts))
     if samples == 0:
         raise _no_samples("evaluate")
     result: dict[str, Any] = {"loss": loss_sum / samples, "acc": correct[1] / samples}
