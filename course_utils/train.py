@@ -325,8 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(problem)
     try:
         train_set, val_set, source = load_data(args)
-    except (data.DataFileError, FileNotFoundError) as err:
-        parser.error(f"--data {args.data}: {err}")
+    except (data.DataFileError, FileNotFoundError) as err:  # check=False is not an option here
+        parser.error(f"--data {args.data}: {err}".replace(" (or pass check=False to skip this check)", ""))
     if len(val_set) < distributed.world_size_from_env():
         parser.error(f"{len(val_set)} validation images cannot be shared by "
                      f"{distributed.world_size_from_env()} processes")

@@ -15,6 +15,8 @@ import torch
 
 from course_utils import train
 
+pytestmark = pytest.mark.filterwarnings("ignore::course_utils.data.OfflineDataWarning")
+
 TINY = ["--model", "mnist_cnn", "--data", "mnist", "--batch-size", "16", "--lr", "0.05",
         "--train-samples", "64", "--val-samples", "32", "--epochs", "1"]
 
@@ -87,6 +89,7 @@ def test_an_image_folder_with_a_broken_file_is_refused(tmp_path: Path,
     line = refused(["--model", "lenet_v2", "--data", str(tmp_path / "images"),
                     "--out", str(tmp_path / "o")], capsys)
     assert "b.png: not an image" in line and line.startswith("error: --data ")
+    assert "check=False" not in line  # a Python option, not one of the command line
 
 
 @pytest.mark.usefixtures("no_launcher")
