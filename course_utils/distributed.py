@@ -111,6 +111,8 @@ def _store(world: int, restart: int) -> dist.Store | None:
     gives every attempt keys no earlier attempt wrote. Without a shared store
     (no torchrun, or ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1``) every attempt gets a
     new store, and None lets ``init_process_group`` build it from the environment.
+    Use that variable on several machines: each machine's torchrun counts its own
+    restarts, and the counts can differ (pytorch/pytorch#135712).
     """
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
         return None
