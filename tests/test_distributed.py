@@ -205,11 +205,17 @@ def test_two_machines_simulated_with_a_c10d_rendezvous(runs: dict[str, Path], tm
     assert diff < 1e-6
 
 
-def test_a_batch_that_does_not_split_is_refused_by_every_rank(tmp_path: Path) -> None:
-    cmd = distributed.torchrun_command([*ARGS[:6], "--batch-size", "15", "--out", str(tmp_path / "o")],
-                                       nproc=2, log_dir=tmp_path / "logs")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=LAUNCH_TIMEOUT_S)
-    assert proc.returncode != 0, proc.stdout + proc.stderr
-    message = "--batch-size 15 is the global batch and must be divisible by the number of processes (2)"
-    assert (proc.stdout + proc.stderr).count(message) == 1, _logs(tmp_path / "logs")
-    assert not (tmp_path / "o").exists()
+def test_a_one_process_checkpoint_resumes_on_two_processes(runs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    one_epoch = [*ARGS, "--out", str(out)]
+    one_epoch[one_epoch.index("--epochs") + 1] = "1"
+    launch("epoch 1 on 1 process", tmp_path, [sys.executable, "-m", "course_utils.train", *one_epoch])
+    text = launch("epoch 2 on 2 processes", tmp_path, distributed.torchrun_command(
+        [*ARGS, "--out", str(out), "--resume"], nproc=2, log_dir=tmp_path / "logs"))
+    assert "resumed from" in text and "after epoch 1" in text
+    result = json.loads((out / "result.json").read_text())
+    assert (result["world_size"], result["epochs"]) == (2, 2)
+    resumed, straight = weights(out), weights(runs["one"])
+    diff = max((resumed[k] - straight[k]).abs().max().item() for k in straight)
+    print(f"max |w(epoch 1 on 1 process + epoch 2 on 2) - w(both on 1 process)|: {diff:.3g}")
+    assert diff < 1e-5
