@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write the per-epoch metrics for TensorBoard to OUT/tensorboard "
-                        "(needs the tensorboard package)")
+                        "when training ends (needs the tensorboard package)")
     p.add_argument("--log-every", type=_positive(int), help="print the running loss every N batches")
     p.add_argument("--crash-at-epoch", type=_positive(int), metavar="K",
                    help="FOR TEACHING AND TESTS: rank 1 fails in the middle of epoch K, on the "
