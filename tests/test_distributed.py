@@ -155,6 +155,18 @@ def test_without_a_launcher_there_is_no_process_group(monkeypatch: pytest.Monkey
     assert distributed.wrap(model, ctx) is model
 
 
+def test_a_failed_launch_shows_the_launcher_output_and_every_rank_log(tmp_path: Path) -> None:
+    for rank in (0, 1):  # where torchrun --log-dir puts each rank's output
+        log = tmp_path / "logs" / "run" / "attempt_0" / str(rank) / "stderr.log"
+        log.parent.mkdir(parents=True)
+        log.write_text(f"rank {rank} says why")
+    with pytest.raises(pytest.fail.Exception) as failure:
+        launch("demo", tmp_path, [sys.executable, "-c", "print('launcher output'); raise SystemExit(3)"])
+    text = str(failure.value)
+    assert "launcher exit codes [3]" in text and "launcher output" in text
+    assert "rank 0 says why" in text and "rank 1 says why" in text
+
+
 # ------------------------------------------------------------------ torchrun launches
 
 
