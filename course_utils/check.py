@@ -404,4 +404,52 @@ def _seed_spread(value: Any) -> Verdict:
 
 # ---- lesson 09: torchrun and DistributedDataParallel ----------------------
 
+def _whole(value: Any) -> int:
+    """An integer count from an int, a float without fraction, or a tensor/numpy scalar."""
+    number = float(value.item() if hasattr(value, "item") else value)
+    if not number.is_integer():
+        raise ValueError(f"{number} is not a whole number")
+    return int(number)
+
+
+@register("09.1", "optimizer steps per epoch: global batch 16, 800 images, 4 processes")
+def _steps_on_four(value: Any) -> Verdict:
+    steps = _whole(value)
+    if steps == 800 // 16:
+        return True, "the global batch decides the number of steps, not the number of processes."
+    if steps == 800 // 16 // 4 or steps == 800 // 16 // 2:
+        return False, ("that divides the steps by the processes; but each step already uses "
+                       "all processes' images together. What does --batch-size mean here?")
+    return False, "count how many global batches of 16 fit into 800 images."
+
+
+@register("09.2", "fraction of epoch 2's order equal to epoch 1's without set_epoch")
+def _same_order(value: Any) -> Verdict:
+    fraction = as_fraction(value)
+    if fraction > 0.999:
+        return True, "without set_epoch the sampler shuffles with the same seed every epoch."
+    return False, ("that is the fraction you would expect from two different shuffles; "
+                   "did you call set_epoch after all? Leave it out for this measurement.")
+
+
+@register("09.3", "duplicates DistributedSampler adds for 201 images on 4 processes")
+def _duplicates(value: Any) -> Verdict:
+    extra = _whole(value)
+    if extra == -(-201 // 4) * 4 - 201:
+        return True, "the sampler pads to a multiple of the number of processes."
+    if extra == -(-201 // 4) * 4:
+        return False, "that is how many indices it hands out in all; how many of them are extra?"
+    return False, "compare the total of len(sampler) over the 4 ranks with 201."
+
+
+@register("09.4", "largest weight difference: restarted run vs uninterrupted run (CPU)")
+def _restart_difference(value: Any) -> Verdict:
+    diff = float(value.item() if hasattr(value, "item") else value)
+    if diff == 0.0:
+        return True, "bitwise equal: the restart resumed from the checkpoint with every RNG state."
+    if diff < 1e-4:
+        return False, ("close, but on the CPU a resumed run should be bitwise equal; did both runs "
+                       "use exactly the same arguments (--cpu, --seed, --batch-size, samples)?")
+    return False, "far apart: compare checkpoints of runs with the same arguments and the same --epochs."
+
 # (end of lesson 09)

@@ -92,6 +92,8 @@ def epoch_totals(totals: torch.Tensor) -> list[float]:
     epoch's figures: a data-parallel run all-reduces ``totals`` here, so every
     figure counts the samples of all processes.
     """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(totals, op=torch.distributed.ReduceOp.SUM)
     return totals.tolist()
 
 

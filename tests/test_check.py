@@ -257,4 +257,31 @@ def test_08_3_seed_spread(points: float, ok: bool, says: str, capsys: pytest.Cap
 
 # ---- lesson 09 ------------------------------------------------------------
 
+@pytest.mark.parametrize(("exercise_id", "right", "wrong", "hint"), [
+    ("09.1", 50, 12, "divides the steps by the processes"),
+    ("09.2", 1.0, 0.02, "did you call set_epoch"),
+    ("09.3", 3, 204, "how many indices it hands out in all"),
+    ("09.4", 0.0, 3e-7, "should be bitwise equal"),
+])
+def test_lesson_09_checks(exercise_id: str, right: float, wrong: float, hint: str,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.exercise(exercise_id, right) is True
+    assert check.exercise(exercise_id, wrong) is False
+    out = capsys.readouterr().out
+    assert hint in out and f"{right}" not in out.split("not yet")[1]  # never tells the answer
+
+
+def test_lesson_09_counts_are_measured_against_the_real_samplers() -> None:
+    import torch
+
+    from course_utils import distributed
+
+    loader = distributed.train_loader(range(800), global_batch=16, seed=0,
+                                      ctx=distributed.Context(rank=0, world_size=4))
+    assert check.exercise("09.1", len(loader))
+    handed_out = sum(len(torch.utils.data.DistributedSampler(range(201), num_replicas=4, rank=r))
+                     for r in range(4))
+    assert check.exercise("09.3", handed_out - 201)
+    assert not check.exercise("09.3", 2.5)  # not a whole number
+
 # (end of lesson 09)
