@@ -8,6 +8,7 @@ With ``COURSE_STRICT_WARNINGS=1`` (set by ``make test``) deprecations raised by
 the course's libraries become errors, in pytest and in notebook kernels alike,
 so API drift fails CI before learners meet it.
 """
+
 from __future__ import annotations
 
 import os

@@ -9,11 +9,13 @@ Each lesson registers its exercises below, in its own section, with
 ``@register("NN.k", "the question in a few words")`` on a function that takes
 the learner's value and returns ``(ok, why)``.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 Verdict = tuple[bool, str]
 
@@ -30,7 +32,9 @@ class Exercise:
 _EXERCISES: dict[str, Exercise] = {}
 
 
-def register(exercise_id: str, question: str) -> Callable[[Callable[[Any], Verdict]], Callable[[Any], Verdict]]:
+def register(
+    exercise_id: str, question: str
+) -> Callable[[Callable[[Any], Verdict]], Callable[[Any], Verdict]]:
     """Register ``judge(value) -> (ok, why)`` as the check of exercise ``exercise_id`` ("NN.k")."""
 
     def add(judge: Callable[[Any], Verdict]) -> Callable[[Any], Verdict]:
@@ -73,6 +77,7 @@ def as_fraction(value: Any) -> float:
 
 # ---- lesson 01: datasets and data loaders ---------------------------------
 
+
 @register("01.1", "batches of 32 from 80 photos, without and with drop_last")
 def _drop_last_batches(value: Any) -> Verdict:
     kept, dropped = (int(v) for v in value)
@@ -87,9 +92,15 @@ def _drop_last_batches(value: Any) -> Verdict:
 def _unsplit_stream(value: Any) -> Verdict:
     items, distinct = (int(v) for v in value)
     if distinct != 80:
-        return False, "there are 80 different photos; count distinct images by their bytes, as count_items does"
+        return (
+            False,
+            "there are 80 different photos; count distinct images by their bytes, as count_items does",
+        )
     if items == 80:
-        return False, "that is what the split stream gives; read PhotoStream(..., split_between_workers=False)"
+        return (
+            False,
+            "that is what the split stream gives; read PhotoStream(..., split_between_workers=False)",
+        )
     if items == 3 * 80:
         return True, "each worker holds a full copy of the dataset and reads all of it"
     return False, "how many copies of the dataset do three workers hold, and how much of it does each read?"
@@ -104,10 +115,12 @@ def _imagenet_red_min(value: Any) -> Verdict:
         return True, "a black pixel lies about two standard deviations below ImageNet's mean red"
     return False, "Normalize computes (x - mean) / std per channel; which x is the smallest in the red row?"
 
+
 # (end of lesson 01)
 
 
 # ---- lesson 02: visualizing batches ---------------------------------------
+
 
 @register("02.1", "shape of make_grid(images[:20], nrow=10, padding=0)")
 def _grid_shape(value: Any) -> Verdict:
@@ -134,10 +147,12 @@ def _round_trip_error(value: Any) -> Verdict:
         return True, "with matching statistics the round trip is exact up to float rounding"
     return False, "im_convert must undo the same Normalize: pass it the measured mean and std"
 
+
 # (end of lesson 02)
 
 
 # ---- lesson 03: the tutorial CNN on CIFAR-10 ------------------------------
+
 
 @register("03.1", "images the source's per-class loop counts at batch_size=5")
 def _blitz_loop_at_five(value: Any) -> Verdict:
@@ -145,7 +160,10 @@ def _blitz_loop_at_five(value: Any) -> Verdict:
     if total <= 0 or not 0 <= counted <= total:
         return False, "pass (images counted, images in the test set), e.g. (sum(class_total), len(test_set))"
     if counted == total:
-        return False, "that is every test image; run the source's loop itself (range(4)), not the bincount version"
+        return (
+            False,
+            "that is every test image; run the source's loop itself (range(4)), not the bincount version",
+        )
     if counted == 4 * (total // 5) + min(total % 5, 4):
         return True, "the loop reads the first four images of every batch and never looks at the rest"
     return False, "look again at which positions i the inner loop visits in each batch of five"
@@ -153,7 +171,13 @@ def _blitz_loop_at_five(value: Any) -> Verdict:
 
 def _tutorial_net_parameters(width: int) -> int:
     """Parameters of the blitz's Net with ``width`` filters in conv1 (and input channels of conv2)."""
-    return (5 * 5 * 3 * width + width) + (5 * 5 * width * 16 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
+    return (
+        (5 * 5 * 3 * width + width)
+        + (5 * 5 * width * 16 + 16)
+        + (400 * 120 + 120)
+        + (120 * 84 + 84)
+        + (84 * 10 + 10)
+    )
 
 
 @register("03.2", "parameters of the widened network")
@@ -164,8 +188,10 @@ def _widened_parameters(value: Any) -> Verdict:
         return False, "that is the blitz's own Net (62,006): change conv1's output and conv2's input channels"
     if widths:
         return True, f"that is the blitz's Net with {widths[0]} filters in conv1 and conv2's input"
-    return False, ("no width of conv1 gives that count with the rest unchanged; count each layer as "
-                   "kernel height x width x input channels x output channels + one bias per output channel")
+    return False, (
+        "no width of conv1 gives that count with the rest unchanged; count each layer as "
+        "kernel height x width x input channels x output channels + one bias per output channel"
+    )
 
 
 @register("03.3", "how many times lr x gradient a momentum-0.9 step approaches")
@@ -175,17 +201,24 @@ def _momentum_factor(value: Any) -> Verdict:
         return False, "that is plain SGD; with momentum each step adds 0.9 of the previous one"
     if abs(factor - 10.0) < 0.5:
         return True, "the steps form a geometric series 1 + 0.9 + 0.81 + ..."
-    return False, "write the velocity for a constant gradient g: v1 = g, v2 = 0.9 v1 + g, ... and sum the series"
+    return (
+        False,
+        "write the velocity for a constant gradient g: v1 = g, v2 = 0.9 v1 + g, ... and sum the series",
+    )
 
 
 @register("03.4", "test accuracy change from seed 0 to seed 1")
 def _seed_noise(value: Any) -> Verdict:
     change = as_fraction(abs(float(value)))
     if change == 0.0:
-        return False, "exactly no change: both runs probably used the same seed (setup(seed=...) and manual_seed)"
+        return (
+            False,
+            "exactly no change: both runs probably used the same seed (setup(seed=...) and manual_seed)",
+        )
     if change > 0.25:
         return False, "that is more than a seed usually moves this network; did both runs train equally long?"
     return True, "this is the noise of a single run: smaller differences between two models mean little"
+
 
 # (end of lesson 03)
 
@@ -238,6 +271,7 @@ def _argmax_without_dim(value: Any) -> Verdict:
         return True, "one index into all 500 scores of the batch is not a class per image."
     return False, "that looks like a per-image prediction; did the loop call argmax() with no dimension?"
 
+
 # (end of lesson 04)
 
 
@@ -251,8 +285,10 @@ def _eval_minus_train_mode(value: Any) -> Verdict:
         return True, "in train mode dropout still silences units at random, so predictions suffer."
     if diff == 0:
         return False, "identical accuracies: was the first pass really run after model.train()?"
-    return False, ("train mode came out ahead: with a barely trained network (smoke: one epoch) chance "
-                   "dominates; train for a few epochs (COURSE_PROFILE=quick) and measure again.")
+    return False, (
+        "train mode came out ahead: with a barely trained network (smoke: one epoch) chance "
+        "dominates; train for a few epochs (COURSE_PROFILE=quick) and measure again."
+    )
 
 
 @register("05.2", "parameters of LeNet v1 with padding=2 in both convolutions")
@@ -273,8 +309,11 @@ def _gap_without_dropout(value: Any) -> Verdict:
         raise ValueError("give the gaps as fractions, e.g. (0.12, 0.05)")
     if without > with_:
         return True, "without dropout the network fits its training images more closely."
-    return False, ("the gap did not grow: after only one or two epochs neither network has overfitted; "
-                   "train longer (COURSE_PROFILE=quick, or more epochs on fewer images).")
+    return False, (
+        "the gap did not grow: after only one or two epochs neither network has overfitted; "
+        "train longer (COURSE_PROFILE=quick, or more epochs on fewer images)."
+    )
+
 
 # (end of lesson 05)
 
@@ -287,8 +326,10 @@ def _augmented_validation(value: Any) -> Verdict:
         raise ValueError(f"{diff} is not a difference of two accuracies given as fractions")
     if diff < 0:
         return True, "augmented images are harder; a validation figure on them measures something else."
-    return False, ("not lower: is the second loader really built on the augmented transform, and is the "
-                   "network trained for more than a few batches?")
+    return False, (
+        "not lower: is the second loader really built on the augmented transform, and is the "
+        "network trained for more than a few batches?"
+    )
 
 
 @register("06.2", "ColorJitter brightness range for brightness=0.5")
@@ -310,6 +351,7 @@ def _augmentation_cost(value: Any) -> Verdict:
         return True, "every augmentation is extra work per image and per epoch, on the CPU."
     return False, "augmented loading came out faster: time a whole epoch of each loader, twice, and compare."
 
+
 # (end of lesson 06)
 
 
@@ -322,10 +364,14 @@ def _resume_without_generator(value: Any) -> Verdict:
     if not isinstance(value, bool):
         raise TypeError(f"pass True or False (the result of same_state), not {type(value).__name__}")
     if value:
-        return False, ("equal? Check that you removed loader.generator.set_state(...) and that the "
-                       "loader shuffles (train=True): a fresh generator starts the order from the beginning.")
-    return True, ("a fresh loader starts its shuffling from the seed again, so the resumed epochs draw "
-                  "other batches than the uninterrupted run's.")
+        return False, (
+            "equal? Check that you removed loader.generator.set_state(...) and that the "
+            "loader shuffles (train=True): a fresh generator starts the order from the beginning."
+        )
+    return True, (
+        "a fresh loader starts its shuffling from the seed again, so the resumed epochs draw "
+        "other batches than the uninterrupted run's."
+    )
 
 
 @register("07.2", "learning rate at the start of epoch 2 with StepLR stepped every batch")
@@ -340,22 +386,31 @@ def _steplr_every_batch(value: Any) -> Verdict:
         return False, "that is one reduction, what stepping once per epoch gives after 20 epochs."
     expected = p["lr"] * p["gamma"] ** (p["batches"] // p["step_size"])
     if math.isclose(lr, expected, rel_tol=1e-6):
-        return True, (f"{p['batches']} steps in epoch 1 cross the step size {p['step_size']} several "
-                      "times, and every crossing divides the rate by 10.")
-    return False, (f"count the scheduler steps taken in epoch 1 ({p['batches']} batches) and how many "
-                   f"times that passes a multiple of step_size={p['step_size']}.")
+        return True, (
+            f"{p['batches']} steps in epoch 1 cross the step size {p['step_size']} several "
+            "times, and every crossing divides the rate by 10."
+        )
+    return False, (
+        f"count the scheduler steps taken in epoch 1 ({p['batches']} batches) and how many "
+        f"times that passes a multiple of step_size={p['step_size']}."
+    )
 
 
 @register("07.3", "bytes of Adam's state per byte of model state")
 def _adam_state_ratio(value: Any) -> Verdict:
     ratio = float(value)
     if 1.9 <= ratio <= 2.05:
-        return True, ("Adam keeps two running averages (exp_avg, exp_avg_sq) of every parameter's "
-                      "size; the model's state also holds batch-norm buffers that Adam does not track.")
+        return True, (
+            "Adam keeps two running averages (exp_avg, exp_avg_sq) of every parameter's "
+            "size; the model's state also holds batch-norm buffers that Adam does not track."
+        )
     if 0.9 <= ratio <= 1.05:
         return False, "about one: did you count both of Adam's running averages for every parameter?"
-    return False, ("count the bytes (numel() * element_size()) of every tensor in both state_dicts, "
-                   "including the tensors nested in the optimizer's 'state'.")
+    return False, (
+        "count the bytes (numel() * element_size()) of every tensor in both state_dicts, "
+        "including the tensors nested in the optimizer's 'state'."
+    )
+
 
 # (end of lesson 07)
 
@@ -369,10 +424,14 @@ def _augmentation_cost(value: Any) -> Verdict:
     if not math.isfinite(ratio) or ratio <= 0:
         return False, "a ratio of two rates (images/s) is a positive number."
     if ratio < 1.1:
-        return False, ("the pipeline without augmentation should be clearly faster: did you time "
-                       "data.preset('lenet') against data.preset('lenet_augment') on the same images?")
-    return True, ("flip, rotation, affine and colour jitter each run per image in PIL; without them "
-                  "only ToTensor and Normalize remain.")
+        return False, (
+            "the pipeline without augmentation should be clearly faster: did you time "
+            "data.preset('lenet') against data.preset('lenet_augment') on the same images?"
+        )
+    return True, (
+        "flip, rotation, affine and colour jitter each run per image in PIL; without them "
+        "only ToTensor and Normalize remain."
+    )
 
 
 @register("08.2", "largest difference between brightness by hand and BatchAugment")
@@ -382,8 +441,10 @@ def _brightness_by_hand(value: Any) -> Verdict:
         return False, "a largest absolute difference is a number >= 0."
     if diff < 1e-5:
         return True, "the same arithmetic: multiply each image by its factor, then clamp to [0, 1]."
-    return False, ("use BatchAugment's own draw (sample_params) for the factors, with every other "
-                   "augmentation switched off, and clamp to [0, 1] after multiplying.")
+    return False, (
+        "use BatchAugment's own draw (sample_params) for the factors, with every other "
+        "augmentation switched off, and clamp to [0, 1] after multiplying."
+    )
 
 
 @register("08.3", "spread of validation accuracy over seeds, in percentage points")
@@ -392,17 +453,22 @@ def _seed_spread(value: Any) -> Verdict:
     if not math.isfinite(points) or points < 0:
         return False, "a spread (largest minus smallest accuracy) is >= 0."
     if points == 0:
-        return False, ("no spread at all: pass each seed to both the DeviceLoader (seed=) and "
-                       "BatchAugment's generator.")
+        return False, (
+            "no spread at all: pass each seed to both the DeviceLoader (seed=) and BatchAugment's generator."
+        )
     if points > 25:
         return False, "more than 25 points: is it in percentage points, and did every run train as long?"
-    return True, ("chance alone moves a short run's accuracy by about this much; compare the "
-                  "PIL-vs-DeviceLoader difference with it before calling either better.")
+    return True, (
+        "chance alone moves a short run's accuracy by about this much; compare the "
+        "PIL-vs-DeviceLoader difference with it before calling either better."
+    )
+
 
 # (end of lesson 08)
 
 
 # ---- lesson 09: torchrun and DistributedDataParallel ----------------------
+
 
 def _whole(value: Any) -> int:
     """An integer count from an int, a float without fraction, or a tensor/numpy scalar."""
@@ -418,8 +484,10 @@ def _steps_on_four(value: Any) -> Verdict:
     if steps == 800 // 16:
         return True, "the global batch decides the number of steps, not the number of processes."
     if steps == 800 // 16 // 4 or steps == 800 // 16 // 2:
-        return False, ("that divides the steps by the processes; but each step already uses "
-                       "all processes' images together. What does --batch-size mean here?")
+        return False, (
+            "that divides the steps by the processes; but each step already uses "
+            "all processes' images together. What does --batch-size mean here?"
+        )
     return False, "count how many global batches of 16 fit into 800 images."
 
 
@@ -428,8 +496,10 @@ def _same_order(value: Any) -> Verdict:
     fraction = as_fraction(value)
     if fraction > 0.999:
         return True, "without set_epoch the sampler shuffles with the same seed every epoch."
-    return False, ("that is the fraction you would expect from two different shuffles; "
-                   "did you call set_epoch after all? Leave it out for this measurement.")
+    return False, (
+        "that is the fraction you would expect from two different shuffles; "
+        "did you call set_epoch after all? Leave it out for this measurement."
+    )
 
 
 @register("09.3", "duplicates DistributedSampler adds for 201 images on 4 processes")
@@ -448,8 +518,11 @@ def _restart_difference(value: Any) -> Verdict:
     if diff == 0.0:
         return True, "bitwise equal: the restart resumed from the checkpoint with every RNG state."
     if diff < 1e-4:
-        return False, ("close, but on the CPU a resumed run should be bitwise equal; did both runs "
-                       "use exactly the same arguments (--cpu, --seed, --batch-size, samples)?")
+        return False, (
+            "close, but on the CPU a resumed run should be bitwise equal; did both runs "
+            "use exactly the same arguments (--cpu, --seed, --batch-size, samples)?"
+        )
     return False, "far apart: compare checkpoints of runs with the same arguments and the same --epochs."
+
 
 # (end of lesson 09)

@@ -15,6 +15,7 @@ only then loads them. Every failure is a :class:`CheckpointError` that names
 the file and says what is wrong; differences that still load (another batch
 size, a learning rate the checkpoint replaces) are warnings.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,18 +31,36 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from . import checkpoint_checks as checks
-from .checkpoint_file import CheckpointError, atomic_save, digest, read
 from .checkpoint_checks import plain
+from .checkpoint_file import CheckpointError, atomic_save, digest, read
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "dataloader_state",
-           "load_dataloader_state", "FORMAT_VERSION"]
+__all__ = [
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "dataloader_state",
+    "load_dataloader_state",
+    "FORMAT_VERSION",
+]
 
 FORMAT_VERSION = 2  # 1: before each object owned its state (scaler an extra, loaders in rng_state)
-RESERVED_KEYS = frozenset({
-    "format_version", "torch_version", "epoch", "model_state", "optimizer_state",
-    "optimizer_params", "scheduler_state", "scaler_state", "loader_state", "history",
-    "rng_state", "classes", "checksum",
-})
+RESERVED_KEYS = frozenset(
+    {
+        "format_version",
+        "torch_version",
+        "epoch",
+        "model_state",
+        "optimizer_state",
+        "optimizer_params",
+        "scheduler_state",
+        "scaler_state",
+        "loader_state",
+        "history",
+        "rng_state",
+        "classes",
+        "checksum",
+    }
+)
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -61,8 +80,10 @@ def _unwrap(model: nn.Module) -> nn.Module:
 def _generators(loader: DataLoader) -> dict[str, torch.Generator]:
     """A torch DataLoader's generators: its own (worker seeds) and its sampler's (the order)."""
     found = {}
-    for key, gen in (("generator", loader.generator),
-                     ("sampler_generator", getattr(loader.sampler, "generator", None))):
+    for key, gen in (
+        ("generator", loader.generator),
+        ("sampler_generator", getattr(loader.sampler, "generator", None)),
+    ):
         if isinstance(gen, torch.Generator) and all(gen is not g for g in found.values()):
             found[key] = gen
     return found
@@ -89,8 +110,11 @@ def load_dataloader_state(loader: DataLoader, state: Mapping[str, Any]) -> None:
         if key in state:
             gen.set_state(state[key].cpu())
         else:
-            warnings.warn(f"the checkpoint has no {key} state for this DataLoader; its shuffling "
-                          "order will differ from the interrupted run's", stacklevel=4)
+            warnings.warn(
+                f"the checkpoint has no {key} state for this DataLoader; its shuffling "
+                "order will differ from the interrupted run's",
+                stacklevel=4,
+            )
 
 
 def _loader_state(loader: Any) -> dict[str, Any] | None:
@@ -119,8 +143,13 @@ def _capture_rng() -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "python": (int(version), torch.tensor(internal, dtype=torch.int64), gauss_next),
-        "numpy": (str(name), torch.from_numpy(keys.astype(np.int64)), int(pos),
-                  int(has_gauss), float(cached)),
+        "numpy": (
+            str(name),
+            torch.from_numpy(keys.astype(np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(cached),
+        ),
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -136,8 +165,7 @@ def _rng_values(state: Mapping[str, Any]) -> dict[str, Any]:
         out["python"] = (int(version), tuple(int(x) for x in internal.tolist()), gauss_next)
     if "numpy" in state:
         name, keys, pos, has_gauss, cached = state["numpy"]
-        out["numpy"] = (name, keys.cpu().numpy().astype(np.uint32), int(pos), int(has_gauss),
-                        float(cached))
+        out["numpy"] = (name, keys.cpu().numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached))
     if "torch" in state:
         out["torch"] = state["torch"].cpu()
     if "cuda" in state:
@@ -161,7 +189,8 @@ def _check_rng(state: Any, path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path}: the saved random-number states ('rng_state') are damaged "
             f"({type(exc).__name__}: {exc}); nothing was loaded. Load it with "
-            "restore_rng=False to get the weights without them") from exc
+            "restore_rng=False to get the weights without them"
+        ) from exc
     return values
 
 
@@ -180,8 +209,16 @@ def _restore_rng(values: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------- saving
 
 
-def _build_payload(model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any, epoch: int,
-                   history: Any, loader: Any, extra: dict[str, Any]) -> dict[str, Any]:
+def _build_payload(
+    model: nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    scaler: Any,
+    epoch: int,
+    history: Any,
+    loader: Any,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     """The checkpoint dict (validated: raises before anything is written)."""
     clash = sorted(RESERVED_KEYS.intersection(extra))
     if clash:
@@ -203,8 +240,10 @@ def _build_payload(model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any
         "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
         "scaler_state": scaler.state_dict() if scaler is not None else None,
         "loader_state": plain(_loader_state(loader), "loader_state"),
-        "classes": {name: checks.class_name(obj) for name, obj in
-                    (("model", target), ("optimizer", optimizer), ("scheduler", scheduler))},
+        "classes": {
+            name: checks.class_name(obj)
+            for name, obj in (("model", target), ("optimizer", optimizer), ("scheduler", scheduler))
+        },
         "history": hist,
         "rng_state": _capture_rng(),
         **extras,
@@ -214,9 +253,16 @@ def _build_payload(model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any
 
 
 def save_checkpoint(
-    path: str | os.PathLike, *, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None, epoch: int, history: Any = None, loader: Any = None,
-    scaler: Any = None, **extra: Any,
+    path: str | os.PathLike,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    epoch: int,
+    history: Any = None,
+    loader: Any = None,
+    scaler: Any = None,
+    **extra: Any,
 ) -> Path:
     """Save everything needed to resume training after ``epoch``; returns the path.
 
@@ -257,15 +303,23 @@ def _apply(ckpt: dict, path: Path, objects: dict[str, Any], strict: bool) -> Non
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
         for obj, state, load in undo:
             load(obj, state)
-        raise CheckpointError(f"{path}: a saved state does not fit the objects given: "
-                              f"{type(exc).__name__}: {exc}") from exc
+        raise CheckpointError(
+            f"{path}: a saved state does not fit the objects given: {type(exc).__name__}: {exc}"
+        ) from exc
     objects["model"].load_state_dict(ckpt["model_state"], strict=strict)
 
 
 def load_checkpoint(
-    path: str | os.PathLike, *, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None, loader: Any = None, scaler: Any = None, map_location: Any = "cpu",
-    strict: bool = True, restore_rng: bool = True,
+    path: str | os.PathLike,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    loader: Any = None,
+    scaler: Any = None,
+    map_location: Any = "cpu",
+    strict: bool = True,
+    restore_rng: bool = True,
 ) -> dict[str, Any]:
     """Load a :func:`save_checkpoint` file into ``model`` (and optimizer, scheduler, scaler, loader).
 
@@ -281,8 +335,13 @@ def load_checkpoint(
     path = Path(path)
     ckpt = checks.upgrade(read(path, map_location), path, FORMAT_VERSION)
     target = _unwrap(model)
-    objects = {"model": target, "optimizer": optimizer, "scheduler": scheduler,
-               "scaler": scaler, "loader": loader}
+    objects = {
+        "model": target,
+        "optimizer": optimizer,
+        "scheduler": scheduler,
+        "scaler": scaler,
+        "loader": loader,
+    }
     checks.check_parts(ckpt, path, objects, strict)
     rng = _check_rng(ckpt.get("rng_state") or {}, path) if restore_rng else {}
     checks.warn_differences(ckpt, path, optimizer, _loader_state(loader))

@@ -5,6 +5,7 @@ that names the file, says what does not fit and what to do; differences that
 still load (another batch size, a learning rate the checkpoint replaces) are
 warnings. :func:`upgrade` reads checkpoints of every format version.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,7 +58,8 @@ def plain(value: Any, where: str) -> Any:
     raise TypeError(
         f"cannot store {where} (a {type(value).__module__}.{type(value).__qualname__}) in a "
         "checkpoint: only tensors and plain Python values (numbers, strings, lists, tuples, "
-        "dicts) load with torch.load(weights_only=True)")
+        "dicts) load with torch.load(weights_only=True)"
+    )
 
 
 def history_dict(history: Any) -> dict | None:
@@ -82,8 +84,9 @@ def optimizer_params(model: nn.Module, optimizer: Any) -> list | None:
     if optimizer is None:
         return None
     names = {id(p): name for name, p in model.named_parameters()}
-    return [[[names.get(id(p), "?"), list(p.shape)] for p in group["params"]]
-            for group in optimizer.param_groups]
+    return [
+        [[names.get(id(p), "?"), list(p.shape)] for p in group["params"]] for group in optimizer.param_groups
+    ]
 
 
 # ---------------------------------------------------------------- format
@@ -92,32 +95,43 @@ def optimizer_params(model: nn.Module, optimizer: Any) -> list | None:
 def upgrade(ckpt: Any, path: Path, version: int) -> dict[str, Any]:
     """``ckpt`` checked (format version, checksum, required keys) in today's layout."""
     if not isinstance(ckpt, dict):
-        raise CheckpointError(f"{path} is not a checkpoint saved by save_checkpoint: it holds "
-                              f"a {type(ckpt).__name__}, not a dict")
+        raise CheckpointError(
+            f"{path} is not a checkpoint saved by save_checkpoint: it holds "
+            f"a {type(ckpt).__name__}, not a dict"
+        )
     found = ckpt.get("format_version", 1)
     if isinstance(found, bool) or not isinstance(found, int) or found < 1:
         raise CheckpointError(f"{path}: 'format_version' must be a positive integer, got {found!r}")
     if found > version:
         raise CheckpointError(
             f"{path} was written by a newer course_utils (checkpoint format {found}; this one "
-            f"reads formats 1 to {version}): update course_utils to load it")
+            f"reads formats 1 to {version}): update course_utils to load it"
+        )
     if found >= 2 and ckpt.get("checksum") != digest(ckpt):
         raise CheckpointError(
             f"{path} is damaged: its contents do not match the checksum stored when it was "
             "saved (bytes changed on disk or while copying, or the dict was edited and saved "
             "with torch.save). Use an earlier copy of the checkpoint, or train again; to change "
-            "a checkpoint, load it into the objects and save them with save_checkpoint")
+            "a checkpoint, load it into the objects and save them with save_checkpoint"
+        )
     missing = [key for key in REQUIRED_KEYS if key not in ckpt]
     if missing:
-        raise CheckpointError(f"{path} is not a checkpoint saved by save_checkpoint: required "
-                              f"keys {missing} are missing (it has {sorted(map(str, ckpt))})")
+        raise CheckpointError(
+            f"{path} is not a checkpoint saved by save_checkpoint: required "
+            f"keys {missing} are missing (it has {sorted(map(str, ckpt))})"
+        )
     if found == 1:  # the scaler was an extra and the loaders' generators sat in rng_state
         ckpt = dict(ckpt, format_version=1, scaler_state=ckpt.pop("scaler", None))
         rng = dict(ckpt.get("rng_state") or {})
-        legacy = {new: rng.pop(old) for old, new in (("loader", "generator"),
-                                                     ("sampler", "sampler_generator"),
-                                                     ("augment", "augment_generator"))
-                  if old in rng}
+        legacy = {
+            new: rng.pop(old)
+            for old, new in (
+                ("loader", "generator"),
+                ("sampler", "sampler_generator"),
+                ("augment", "augment_generator"),
+            )
+            if old in rng
+        }
         ckpt.update(rng_state=rng, loader_state=legacy or None)
     return ckpt
 
@@ -132,22 +146,27 @@ def _listing(title: str, items: list[str]) -> str:
     return f"\n  {title} ({len(items)}): {shown}{more}"
 
 
-def _check_architecture(model: nn.Module, state: Any, path: Path, strict: bool,
-                        saved_class: str | None = None) -> None:
+def _check_architecture(
+    model: nn.Module, state: Any, path: Path, strict: bool, saved_class: str | None = None
+) -> None:
     """Compare keys and shapes before ``load_state_dict``, for a readable error."""
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: 'model_state' is not a state_dict")
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    mismatched = [f"{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
-                  for k in own if k in state and isinstance(state[k], torch.Tensor)
-                  and state[k].shape != own[k].shape]
+    mismatched = [
+        f"{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
+        for k in own
+        if k in state and isinstance(state[k], torch.Tensor) and state[k].shape != own[k].shape
+    ]
     if not mismatched and not (strict and (missing or unexpected)):
         return
     source = f"a {saved_class}" if saved_class else "a different architecture"
-    message = (f"{path} does not fit this {type(model).__name__}: it was saved from "
-               f"{source} (or with different layer sizes).")
+    message = (
+        f"{path} does not fit this {type(model).__name__}: it was saved from "
+        f"{source} (or with different layer sizes)."
+    )
     if missing:
         message += _listing("missing keys (in the model, not in the checkpoint)", missing)
     if unexpected:
@@ -165,7 +184,8 @@ def _other_type(kind: str, saved_class: str | None, own: Any, extra_keys: set, p
     raise CheckpointError(
         f"{path} holds the {kind} state of {saved}, but the {kind} given is "
         f"{type(own).__name__}{detail}: build the same kind of {kind} as the run that saved "
-        "it, or start a new run (another checkpoint path)")
+        "it, or start a new run (another checkpoint path)"
+    )
 
 
 def _state_shape(saved: Mapping, index: Any, param: torch.Tensor) -> list[int]:
@@ -179,72 +199,92 @@ def _check_optimizer(optimizer: Any, model: nn.Module, ckpt: Mapping, path: Path
     """Same type, group sizes, and parameter names and shapes slot by slot."""
     saved = ckpt.get("optimizer_state")
     if not isinstance(saved, Mapping) or not isinstance(saved.get("param_groups"), list):
-        raise CheckpointError(f"{path} has no optimizer state to load (it was saved "
-                              "without optimizer=); pass optimizer=None to skip it")
+        raise CheckpointError(
+            f"{path} has no optimizer state to load (it was saved "
+            "without optimizer=); pass optimizer=None to skip it"
+        )
     groups = saved["param_groups"]
     sizes = [len(group["params"]) for group in optimizer.param_groups]
     saved_sizes = [len(group.get("params", ())) for group in groups]
     if sizes != saved_sizes:
-        raise CheckpointError(f"{path}: the optimizer state does not fit this optimizer: "
-                              f"parameter groups of sizes {saved_sizes} in the checkpoint, "
-                              f"{sizes} in the optimizer")
+        raise CheckpointError(
+            f"{path}: the optimizer state does not fit this optimizer: "
+            f"parameter groups of sizes {saved_sizes} in the checkpoint, "
+            f"{sizes} in the optimizer"
+        )
     keys = {k for g in groups for k in g} ^ {k for g in optimizer.param_groups for k in g}
-    _other_type("optimizer", (ckpt.get("classes") or {}).get("optimizer"), optimizer,
-                keys - _GROUP_BOOKKEEPING, path)
+    _other_type(
+        "optimizer", (ckpt.get("classes") or {}).get("optimizer"), optimizer, keys - _GROUP_BOOKKEEPING, path
+    )
     saved_params = ckpt.get("optimizer_params")
     if saved_params is None:  # format 1: only the shapes of the saved per-parameter state
         params = [p for g in optimizer.param_groups for p in g["params"]]
         index = [i for g in groups for i in g["params"]]
         own = [[["?", list(p.shape)] for p in params]]
-        saved_params = [[["?", _state_shape(saved, i, p)] for i, p in zip(index, params)]]
+        saved_params = [[["?", _state_shape(saved, i, p)] for i, p in zip(index, params, strict=False)]]
     else:
         own = optimizer_params(model, optimizer)
-    for g, (theirs, mine) in enumerate(zip(saved_params, own)):
-        for slot, ((name_a, shape_a), (name_b, shape_b)) in enumerate(zip(theirs, mine)):
+    for g, (theirs, mine) in enumerate(zip(saved_params, own, strict=False)):
+        for slot, ((name_a, shape_a), (name_b, shape_b)) in enumerate(zip(theirs, mine, strict=False)):
             if list(shape_a) != list(shape_b) or "?" not in (name_a, name_b) and name_a != name_b:
                 raise CheckpointError(
                     f"{path}: the optimizer holds other parameters, or the same ones in another "
                     f"order, than the one saved: slot {slot} of group {g} is {name_a} "
                     f"{tuple(shape_a)} in the checkpoint but {name_b} {tuple(shape_b)} here, so "
                     "momentum and running averages would land on the wrong weights. Build the "
-                    "optimizer from model.parameters() (same order) as the run that saved it did")
+                    "optimizer from model.parameters() (same order) as the run that saved it did"
+                )
 
 
 def check_parts(ckpt: dict, path: Path, objects: Mapping[str, Any], strict: bool) -> None:
     """Every check that must pass before any object is changed."""
-    _check_architecture(objects["model"], ckpt["model_state"], path, strict,
-                        (ckpt.get("classes") or {}).get("model"))
+    _check_architecture(
+        objects["model"], ckpt["model_state"], path, strict, (ckpt.get("classes") or {}).get("model")
+    )
     if objects["optimizer"] is not None:
         _check_optimizer(objects["optimizer"], objects["model"], ckpt, path)
     scheduler = objects["scheduler"]
     if scheduler is not None:
         saved = ckpt.get("scheduler_state")
         if not isinstance(saved, Mapping):
-            raise CheckpointError(f"{path} has no scheduler state to load (it was saved "
-                                  "without scheduler=); pass scheduler=None to skip it")
-        _other_type("scheduler", (ckpt.get("classes") or {}).get("scheduler"), scheduler,
-                    set(saved) ^ set(scheduler.state_dict()), path)
+            raise CheckpointError(
+                f"{path} has no scheduler state to load (it was saved "
+                "without scheduler=); pass scheduler=None to skip it"
+            )
+        _other_type(
+            "scheduler",
+            (ckpt.get("classes") or {}).get("scheduler"),
+            scheduler,
+            set(saved) ^ set(scheduler.state_dict()),
+            path,
+        )
     try:
         History().load_state_dict(ckpt.get("history") or {})
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: the saved history is damaged ({exc})") from exc
     loader = objects["loader"]
     if ckpt["format_version"] == 1 and loader is not None and callable(getattr(loader, "state_dict", None)):
-        warnings.warn(f"{path} predates checkpoint format 2, which stores a DeviceLoader's epoch: "
-                      "the resumed run's batches will differ from the interrupted run's", stacklevel=3)
+        warnings.warn(
+            f"{path} predates checkpoint format 2, which stores a DeviceLoader's epoch: "
+            "the resumed run's batches will differ from the interrupted run's",
+            stacklevel=3,
+        )
         ckpt["loader_state"] = None
 
 
 def warn_differences(ckpt: Mapping, path: Path, optimizer: Any, loader_now: Mapping | None) -> None:
     """Warn about what loads but differs: the learning rate, the batch size, the dataset."""
     saved_groups = (ckpt.get("optimizer_state") or {}).get("param_groups", [])
-    for own, saved in zip(optimizer.param_groups if optimizer is not None else [], saved_groups):
+    own_groups = optimizer.param_groups if optimizer is not None else []
+    for own, saved in zip(own_groups, saved_groups, strict=False):
         asked, stored = (g.get("initial_lr", g.get("lr")) for g in (own, saved))
         if asked != stored:
             warnings.warn(
                 f"{path}: the learning rate saved in the checkpoint ({stored}) replaces the "
                 f"{asked} this optimizer was built with; to train with {asked}, start a new run "
-                "(another checkpoint path, or overwrite=True)", stacklevel=3)
+                "(another checkpoint path, or overwrite=True)",
+                stacklevel=3,
+            )
             break
     saved_loader = ckpt.get("loader_state") or {}
     for key, what in (("batch_size", "batch size"), ("samples", "dataset length")):
@@ -253,4 +293,6 @@ def warn_differences(ckpt: Mapping, path: Path, optimizer: Any, loader_now: Mapp
             warnings.warn(
                 f"{path} was trained with a {what} of {then}, this loader has {now}: the "
                 "resumed run continues with the new one, so it will not repeat an "
-                "uninterrupted run", stacklevel=3)
+                "uninterrupted run",
+                stacklevel=3,
+            )

@@ -10,6 +10,7 @@ killed save left behind are removed by the next save. :func:`read` loads with
 (torch does not check the CRCs of its zip archive, so flipped bytes would
 otherwise load silently).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -94,7 +95,7 @@ def remove_stale_temps(path: Path) -> list[Path]:
     for entry in os.scandir(path.parent):
         if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
             continue
-        pid = entry.name[len(prefix):].split(".", 1)[0]
+        pid = entry.name[len(prefix) :].split(".", 1)[0]
         with contextlib.suppress(OSError):
             dead = pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid))
             if dead or now - entry.stat().st_mtime > STALE_AFTER_S:
@@ -126,7 +127,8 @@ def _write_error(exc: BaseException, path: Path, needed: int) -> BaseException:
     return CheckpointError(
         f"no space left on the device while saving {path} (about {needed / 2**20:.0f} MB "
         f"needed): free some space or save to another folder; the previous checkpoint "
-        f"there, if any, is unchanged")
+        f"there, if any, is unchanged"
+    )
 
 
 def atomic_save(payload: dict, path: Path) -> None:
@@ -137,8 +139,9 @@ def atomic_save(payload: dict, path: Path) -> None:
     :class:`CheckpointError` that says so.
     """
     remove_stale_temps(path)
-    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
-                                      suffix=".tmp", delete=False)
+    tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by `with tmp`; the name outlives it
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", delete=False
+    )
     try:
         with tmp as fh:
             torch.save(payload, fh)
@@ -198,11 +201,14 @@ def read(path: Path, map_location: Any) -> Any:
                 f"checkpoint ({', '.join(culprits)}). A checkpoint needs only tensors and plain "
                 "Python values, and unpickling anything else can run arbitrary code on your "
                 "machine, so the course does not load it. Ask whoever made it for a checkpoint "
-                "saved with save_checkpoint (state_dicts only).") from exc
-        raise CheckpointError(f"{path} is not a valid checkpoint (truncated or corrupt): "
-                              f"{type(exc).__name__}: {exc}") from exc
+                "saved with save_checkpoint (state_dicts only)."
+            ) from exc
+        raise CheckpointError(
+            f"{path} is not a valid checkpoint (truncated or corrupt): {type(exc).__name__}: {exc}"
+        ) from exc
     except (PermissionError, IsADirectoryError) as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError, ... on bad bytes
-        raise CheckpointError(f"{path} is not a valid checkpoint (truncated or corrupt): "
-                              f"{type(exc).__name__}: {exc}") from exc
+        raise CheckpointError(
+            f"{path} is not a valid checkpoint (truncated or corrupt): {type(exc).__name__}: {exc}"
+        ) from exc

@@ -14,9 +14,9 @@ the network itself. This module removes it:
 
 ``course_utils.data`` re-exports both, so ``data.DeviceLoader`` works too.
 """
+
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .data.subsets import see_through
-from .data.transforms import HALF, STATE_KEYS, AugmentSpec, Range, Strength, channel_stats
+from .data.transforms import HALF, AugmentSpec, Range, Strength, channel_stats
 
 __all__ = ["BatchAugment", "DeviceLoader"]
 
@@ -34,8 +34,7 @@ GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale (ITU-R 6
 
 
 # ------------------------------------------------------------- parameters
-def _uniform(n: int, bounds: Range | None, neutral: float,
-             generator: torch.Generator | None) -> torch.Tensor:
+def _uniform(n: int, bounds: Range | None, neutral: float, generator: torch.Generator | None) -> torch.Tensor:
     """``n`` draws from U(bounds), or ``neutral`` everywhere when ``bounds`` is None."""
     if bounds is None:
         return torch.full((n,), neutral)
@@ -59,10 +58,13 @@ def affine_theta(params: Mapping[str, torch.Tensor], height: int, width: int) ->
     m10, m11 = sin / s, (sin * tan + cos) / s
     mirror = 1.0 - 2.0 * params["flip"].to(cos.dtype)  # flip first: negate the input x
     zero = torch.zeros_like(cos)
-    theta = torch.stack([
-        torch.stack([mirror * m00, mirror * m01 * (height / width), zero], dim=1),
-        torch.stack([m10 * (width / height), m11, zero], dim=1),
-    ], dim=1)
+    theta = torch.stack(
+        [
+            torch.stack([mirror * m00, mirror * m01 * (height / width), zero], dim=1),
+            torch.stack([m10 * (width / height), m11, zero], dim=1),
+        ],
+        dim=1,
+    )
     return theta
 
 
@@ -131,16 +133,31 @@ class BatchAugment:
     ``torch.Generator``) or, when None, from torch's global generator.
     """
 
-    def __init__(self, *, hflip: float | None = SOURCES.hflip, degrees: Strength = SOURCES.degrees,
-                 shear: Strength = SOURCES.shear, scale: Sequence[float] | None = SOURCES.scale,
-                 brightness: Strength = SOURCES.brightness, contrast: Strength = SOURCES.contrast,
-                 saturation: Strength = SOURCES.saturation,
-                 generator: torch.Generator | None = None, interpolation: str = "nearest") -> None:
+    def __init__(
+        self,
+        *,
+        hflip: float | None = SOURCES.hflip,
+        degrees: Strength = SOURCES.degrees,
+        shear: Strength = SOURCES.shear,
+        scale: Sequence[float] | None = SOURCES.scale,
+        brightness: Strength = SOURCES.brightness,
+        contrast: Strength = SOURCES.contrast,
+        saturation: Strength = SOURCES.saturation,
+        generator: torch.Generator | None = None,
+        interpolation: str = "nearest",
+    ) -> None:
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
         #: the parameters as an AugmentSpec; the attributes below are its sampling ranges
-        self.spec = AugmentSpec(hflip=hflip, degrees=degrees, shear=shear, scale=scale,
-                                brightness=brightness, contrast=contrast, saturation=saturation)
+        self.spec = AugmentSpec(
+            hflip=hflip,
+            degrees=degrees,
+            shear=shear,
+            scale=scale,
+            brightness=brightness,
+            contrast=contrast,
+            saturation=saturation,
+        )
         ranges = self.spec.ranges()
         self.hflip, self.degrees, self.shear = ranges["hflip"], ranges["degrees"], ranges["shear"]
         self.scale, self.brightness = ranges["scale"], ranges["brightness"]
@@ -149,21 +166,26 @@ class BatchAugment:
         self.interpolation = interpolation
 
     @classmethod
-    def from_spec(cls, spec: AugmentSpec, *, generator: torch.Generator | None = None,
-                  interpolation: str = "nearest") -> BatchAugment:
+    def from_spec(
+        cls, spec: AugmentSpec, *, generator: torch.Generator | None = None, interpolation: str = "nearest"
+    ) -> BatchAugment:
         """The augmentation ``spec`` describes (``data.AugmentSpec()``: the sources' pipeline)."""
         return cls(**spec.state(), generator=generator, interpolation=interpolation)
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], *, generator: torch.Generator | None = None,
-                   interpolation: str = "nearest") -> BatchAugment:
+    def from_state(
+        cls,
+        state: Mapping[str, Any],
+        *,
+        generator: torch.Generator | None = None,
+        interpolation: str = "nearest",
+    ) -> BatchAugment:
         """Build from lesson 06's ``AugmentationExplorer.state()`` (or a :meth:`state` dict).
 
         Keys are ``data.STATE_KEYS`` (see ``data.AugmentSpec``); ``None``, ``0`` or a missing
         key switch that parameter off, ``hflip=True`` means 0.5, and an unknown key is a ValueError.
         """
-        return cls.from_spec(AugmentSpec.from_state(state), generator=generator,
-                             interpolation=interpolation)
+        return cls.from_spec(AugmentSpec.from_state(state), generator=generator, interpolation=interpolation)
 
     def state(self) -> dict[str, Any]:
         """The parameters as a ``from_state`` dict (ranges as pairs, off as None)."""
@@ -189,12 +211,15 @@ class BatchAugment:
         g = self.generator
         device = g.device if g is not None else "cpu"
         flip = torch.rand(n, generator=g, device=device).cpu() < self.hflip
-        params = {"flip": flip,
-                  "angle": _uniform(n, self.degrees, 0.0, g),
-                  "shear": _uniform(n, self.shear, 0.0, g),
-                  "scale": _uniform(n, self.scale, 1.0, g)}
-        params["factors"] = torch.stack([_uniform(n, r, 1.0, g) for r in
-                                         (self.brightness, self.contrast, self.saturation)], dim=1)
+        params = {
+            "flip": flip,
+            "angle": _uniform(n, self.degrees, 0.0, g),
+            "shear": _uniform(n, self.shear, 0.0, g),
+            "scale": _uniform(n, self.scale, 1.0, g),
+        }
+        params["factors"] = torch.stack(
+            [_uniform(n, r, 1.0, g) for r in (self.brightness, self.contrast, self.saturation)], dim=1
+        )
         params["order"] = torch.rand(n, 3, generator=g, device=device).cpu().argsort(dim=1)
         return params
 
@@ -206,8 +231,7 @@ class BatchAugment:
         if self.geometric:
             theta = affine_theta(p, x.shape[2], x.shape[3]).to(x.dtype)
             grid = affine_grid(theta, x.shape[2], x.shape[3])
-            x = F.grid_sample(x, grid, mode=self.interpolation, padding_mode="zeros",
-                              align_corners=False)
+            x = F.grid_sample(x, grid, mode=self.interpolation, padding_mode="zeros", align_corners=False)
         elif self.hflip > 0:
             x = torch.where(p["flip"].view(-1, 1, 1, 1), x.flip(-1), x)
         if self.color:
@@ -238,8 +262,10 @@ class BatchAugment:
         if saved is None or self.generator is None:
             return
         if not isinstance(saved, torch.Tensor) or saved.dtype != torch.uint8:
-            raise ValueError("a BatchAugment state's 'generator' must be a uint8 tensor "
-                             f"(torch.Generator.get_state()), got {type(saved).__name__}")
+            raise ValueError(
+                "a BatchAugment state's 'generator' must be a uint8 tensor "
+                f"(torch.Generator.get_state()), got {type(saved).__name__}"
+            )
         self.generator.set_state(saved.cpu())
 
 
@@ -281,19 +307,24 @@ def _extract(source: Any) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     elif hasattr(source, "data") and hasattr(source, "targets"):
         images = _images_nchw(source.data, channels_last_input=True)
         labels = torch.as_tensor(source.targets)
-        classes = list(getattr(source, "classes", None) or
-                       [str(i) for i in range(int(labels.max()) + 1 if labels.numel() else 0)])
+        classes = list(
+            getattr(source, "classes", None)
+            or [str(i) for i in range(int(labels.max()) + 1 if labels.numel() else 0)]
+        )
     else:
-        raise TypeError(f"DeviceLoader needs a dataset with .data and .targets (torchvision "
-                        f"CIFAR10/MNIST, data.ArrayImageDataset) or a tuple (images, labels); "
-                        f"got {type(source).__name__}")
+        raise TypeError(
+            f"DeviceLoader needs a dataset with .data and .targets (torchvision "
+            f"CIFAR10/MNIST, data.ArrayImageDataset) or a tuple (images, labels); "
+            f"got {type(source).__name__}"
+        )
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     return images, labels.to(torch.long), classes
 
 
-def _stats(values: Sequence[float] | None, channels: int, name: str,
-           device: torch.device) -> torch.Tensor | None:
+def _stats(
+    values: Sequence[float] | None, channels: int, name: str, device: torch.device
+) -> torch.Tensor | None:
     """``(1, C, 1, 1)`` float tensor on ``device`` (``data.channel_stats``); None stays None."""
     return None if values is None else channel_stats(values, channels, name=name, device=device)
 
@@ -322,11 +353,20 @@ class DeviceLoader:
     checkpoint stores to resume the same sequence of batches.
     """
 
-    def __init__(self, dataset_or_tensors: Any, batch_size: int, *, device: str | torch.device = "cpu",
-                 shuffle: bool = True, drop_last: bool = False, augment: BatchAugment | None = None,
-                 mean: Sequence[float] | None = HALF,
-                 std: Sequence[float] | None = HALF, seed: int = 0,
-                 channels_last: bool = False) -> None:
+    def __init__(
+        self,
+        dataset_or_tensors: Any,
+        batch_size: int,
+        *,
+        device: str | torch.device = "cpu",
+        shuffle: bool = True,
+        drop_last: bool = False,
+        augment: BatchAugment | None = None,
+        mean: Sequence[float] | None = HALF,
+        std: Sequence[float] | None = HALF,
+        seed: int = 0,
+        channels_last: bool = False,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if (mean is None) != (std is None):
@@ -369,16 +409,21 @@ class DeviceLoader:
     def state_dict(self) -> dict[str, Any]:
         """Where the loader stands: ``seed``, ``epoch`` (the next one), ``batch_size``,
         ``samples`` and the augmentation's generator state (``augment``)."""
-        return {"seed": self.seed, "epoch": self.epoch, "batch_size": self.batch_size,
-                "samples": self.dataset_size,
-                "augment": self.augment.state_dict() if self.augment is not None else None}
+        return {
+            "seed": self.seed,
+            "epoch": self.epoch,
+            "batch_size": self.batch_size,
+            "samples": self.dataset_size,
+            "augment": self.augment.state_dict() if self.augment is not None else None,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a :meth:`state_dict`: the same next order and augmentations."""
         seed, epoch = state.get("seed"), state.get("epoch")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (seed, epoch)):
-            raise ValueError(f"a DeviceLoader state needs integer 'seed' and 'epoch', got {seed!r} "
-                             f"and {epoch!r}")
+            raise ValueError(
+                f"a DeviceLoader state needs integer 'seed' and 'epoch', got {seed!r} and {epoch!r}"
+            )
         if self.augment is not None and state.get("augment") is not None:
             self.augment.load_state_dict(state["augment"])
         self.seed, self.epoch = seed, epoch
@@ -416,6 +461,8 @@ class DeviceLoader:
 
     def __repr__(self) -> str:
         shape = tuple(self.images.shape[1:])
-        return (f"DeviceLoader(samples={self.dataset_size}, image={shape}, batch_size={self.batch_size}, "
-                f"batches={len(self)}, device={str(self.device)!r}, shuffle={self.shuffle}, "
-                f"augment={self.augment!r})")
+        return (
+            f"DeviceLoader(samples={self.dataset_size}, image={shape}, batch_size={self.batch_size}, "
+            f"batches={len(self)}, device={str(self.device)!r}, shuffle={self.shuffle}, "
+            f"augment={self.augment!r})"
+        )

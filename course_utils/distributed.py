@@ -20,6 +20,7 @@ turns them into a process group and gives the training loop what it needs:
 The sums behind every loss and accuracy are all-reduced in ``engine``
 (``_global_sums``), so each process reports the figures of the whole run.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -35,8 +36,19 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-__all__ = ["Context", "start", "stop", "wrap", "ShardSampler", "EpochLoader",
-           "train_loader", "eval_loader", "share_checkpoint", "world_size_from_env", "torchrun_command"]
+__all__ = [
+    "Context",
+    "start",
+    "stop",
+    "wrap",
+    "ShardSampler",
+    "EpochLoader",
+    "train_loader",
+    "eval_loader",
+    "share_checkpoint",
+    "world_size_from_env",
+    "torchrun_command",
+]
 
 INIT_TIMEOUT = datetime.timedelta(minutes=2)  # a peer that never comes fails the run instead of hanging
 
@@ -94,8 +106,14 @@ def start(*, cuda: bool = True) -> Context:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = _device(local_rank, cuda)
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, store=_store(world, restart), rank=rank, world_size=world,
-                            timeout=INIT_TIMEOUT, device_id=device if device.type == "cuda" else None)
+    dist.init_process_group(
+        backend,
+        store=_store(world, restart),
+        rank=rank,
+        world_size=world,
+        timeout=INIT_TIMEOUT,
+        device_id=device if device.type == "cuda" else None,
+    )
     return Context(rank, local_rank, world, device, backend, restart)
 
 
@@ -185,24 +203,30 @@ class EpochLoader:
         return iter(self.loader)
 
 
-def _loader(dataset: Dataset, sampler: Sampler, batch_size: int, workers: int, seed: int,
-            device: torch.device) -> DataLoader:
+def _loader(
+    dataset: Dataset, sampler: Sampler, batch_size: int, workers: int, seed: int, device: torch.device
+) -> DataLoader:
     """A DataLoader with a seeded generator (as ``data.make_loader``) and the given sampler."""
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      generator=torch.Generator().manual_seed(seed),
-                      pin_memory=device.type == "cuda")
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(seed),
+        pin_memory=device.type == "cuda",
+    )
 
 
-def train_loader(dataset: Dataset, *, global_batch: int, ctx: Context, seed: int,
-                 workers: int = 0, epoch: int = 1) -> EpochLoader:
+def train_loader(
+    dataset: Dataset, *, global_batch: int, ctx: Context, seed: int, workers: int = 0, epoch: int = 1
+) -> EpochLoader:
     """This rank's share of each shuffled global batch of ``global_batch`` samples.
 
     One process uses the same sampler (``num_replicas=1``), so it visits the
     samples in the order that N processes visit them together: global batch k
     is the same set of samples at every world size.
     """
-    sampler = DistributedSampler(dataset, num_replicas=ctx.world_size, rank=ctx.rank,
-                                 shuffle=True, seed=seed)
+    sampler = DistributedSampler(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=seed)
     loader = _loader(dataset, sampler, global_batch // ctx.world_size, workers, seed, ctx.device)
     return EpochLoader(loader, epoch=epoch)
 
@@ -240,9 +264,16 @@ def share_checkpoint(path: Path, scratch: Path, ctx: Context) -> Path:
     return own
 
 
-def torchrun_command(script_args: list[str], *, nproc: int, nnodes: int = 1, node_rank: int = 0,
-                     endpoint: str | None = None, max_restarts: int = 0,
-                     log_dir: str | os.PathLike | None = None) -> list[str]:
+def torchrun_command(
+    script_args: list[str],
+    *,
+    nproc: int,
+    nnodes: int = 1,
+    node_rank: int = 0,
+    endpoint: str | None = None,
+    max_restarts: int = 0,
+    log_dir: str | os.PathLike | None = None,
+) -> list[str]:
     """The ``torchrun ... -m course_utils.train ARGS`` command as a list for ``subprocess``.
 
     One machine (``endpoint=None``): ``--standalone``, on the loopback address. Several
@@ -251,14 +282,25 @@ def torchrun_command(script_args: list[str], *, nproc: int, nnodes: int = 1, nod
     """
     import sys
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
-           f"--max-restarts={max_restarts}", "--local-addr=127.0.0.1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc-per-node={nproc}",
+        f"--max-restarts={max_restarts}",
+        "--local-addr=127.0.0.1",
+    ]
     if endpoint is None:
         cmd.append("--standalone")
     else:
-        cmd += [f"--nnodes={nnodes}", f"--node-rank={node_rank}", "--rdzv-backend=c10d",
-                f"--rdzv-endpoint={endpoint}", "--rdzv-id=course_utils",
-                f"--rdzv-conf=is_host={str(node_rank == 0).lower()}"]
+        cmd += [
+            f"--nnodes={nnodes}",
+            f"--node-rank={node_rank}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={endpoint}",
+            "--rdzv-id=course_utils",
+            f"--rdzv-conf=is_host={str(node_rank == 0).lower()}",
+        ]
     if log_dir is not None:
         cmd += [f"--log-dir={os.fspath(log_dir)}", "--tee=3"]
     return [*cmd, "-m", "course_utils.train", *script_args]

@@ -14,8 +14,9 @@ of samples in it, so a short last batch does not skew the epoch's figures.
 Accuracies are fractions in [0, 1].
 
 How a run trains (device, mixed precision, memory layout, progress bars) is
-worked out once, in a :class:`~course_utils.run.RunContext`. ``amp=True`` (mixed precision) only takes effect on CUDA; elsewhere it is
-ignored with a warning. ``channels_last=True`` (the (N, H, W, C) memory layout
+worked out once, in a :class:`~course_utils.run.RunContext`. ``amp=True``
+(mixed precision) only takes effect on CUDA; elsewhere it is ignored with a
+warning. ``channels_last=True`` (the (N, H, W, C) memory layout
 for the model's weights and the batches) applies on CUDA and on the CPU, whose
 oneDNN convolutions are faster in it too; on other devices it is ignored with a
 warning.
@@ -25,6 +26,7 @@ warning.
 the environment variable ``COURSE_LIVE_PLOT`` is ``"0"`` (set it in CI / nbval
 runs). Under plain ``python`` it does nothing.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +45,16 @@ from . import metrics
 from .history import History
 from .run import RunContext, check_predict_input, check_targets, checked_forward
 
-__all__ = ["History", "RunContext", "eval_mode", "train_one_epoch", "evaluate", "predict", "fit",
-           "epoch_totals"]
+__all__ = [
+    "History",
+    "RunContext",
+    "eval_mode",
+    "train_one_epoch",
+    "evaluate",
+    "predict",
+    "fit",
+    "epoch_totals",
+]
 
 
 @contextlib.contextmanager
@@ -108,8 +118,7 @@ def _means(totals: torch.Tensor, samples: int, what: str) -> tuple[float, float,
 
 def _accumulator(device: torch.device, size: int) -> torch.Tensor:
     """Zeros for an epoch's sums on ``device`` (float64 counts exactly; MPS lacks it)."""
-    return torch.zeros(size, dtype=torch.float32 if device.type == "mps" else torch.float64,
-                       device=device)
+    return torch.zeros(size, dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
 
 
 def _check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -121,7 +130,8 @@ def _check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None
             f"the optimizer updates none of this {type(model).__name__}'s parameters, so "
             "training would change nothing: it was built for another model object (did you "
             "re-run the cell that creates the model but not the one that creates the "
-            "optimizer?). Build the optimizer again from model.parameters()")
+            "optimizer?). Build the optimizer again from model.parameters()"
+        )
 
 
 def _non_finite(epoch: int, batch: int | torch.Tensor, loss: float | None = None) -> FloatingPointError:
@@ -130,17 +140,27 @@ def _non_finite(epoch: int, batch: int | torch.Tensor, loss: float | None = None
         f"the training loss is not a finite number{value} at epoch {epoch}, batch {int(batch) + 1}: "
         "training has diverged (a learning rate too high?) or the data holds NaN/inf values. "
         "Training stopped there and no checkpoint was written; lower the learning rate or "
-        "check the inputs with torch.isfinite(x).all()")
+        "check the inputs with torch.isfinite(x).all()"
+    )
 
 
 # ---------------------------------------------------------------- loops
 
 
 def train_one_epoch(
-    model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, *,
-    criterion: nn.Module, device: torch.device | str | None = None, epoch: int = 1,
-    log_every: int | None = None, max_batches: int | None = None, scaler: Any = None,
-    amp: bool = False, channels_last: bool = False, progress: bool = True,
+    model: nn.Module,
+    loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    *,
+    criterion: nn.Module,
+    device: torch.device | str | None = None,
+    epoch: int = 1,
+    log_every: int | None = None,
+    max_batches: int | None = None,
+    scaler: Any = None,
+    amp: bool = False,
+    channels_last: bool = False,
+    progress: bool = True,
     run: RunContext | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` for one pass over ``loader``.
@@ -155,8 +175,9 @@ def train_one_epoch(
     the CPU at that batch, elsewhere at the end of the epoch (checking every batch
     would make the loop wait for the device).
     """
-    run = run or RunContext.prepare(model, device=device, amp=amp, channels_last=channels_last,
-                                    progress=progress, scaler=scaler)
+    run = run or RunContext.prepare(
+        model, device=device, amp=amp, channels_last=channels_last, progress=progress, scaler=scaler
+    )
     _check_optimizer(model, optimizer)
     model.train()
     totals, running = _accumulator(run.device, 3), _accumulator(run.device, 1)[0]
@@ -187,15 +208,27 @@ def train_one_epoch(
     if first_bad.item() >= 0:
         raise _non_finite(epoch, first_bad)
     samples, loss, (acc,) = _means(totals, samples, "train_one_epoch")
-    return {"loss": loss, "acc": acc, "samples": int(samples),
-            "seconds": time.perf_counter() - start, "running_loss": running_losses}
+    return {
+        "loss": loss,
+        "acc": acc,
+        "samples": int(samples),
+        "seconds": time.perf_counter() - start,
+        "running_loss": running_losses,
+    }
 
 
 def evaluate(
-    model: nn.Module, loader: Iterable, *, criterion: nn.Module | None = None,
-    device: torch.device | str | None = None, topk: Iterable[int] = (1,),
-    max_batches: int | None = None, amp: bool = False, channels_last: bool = False,
-    progress: bool = True, run: RunContext | None = None,
+    model: nn.Module,
+    loader: Iterable,
+    *,
+    criterion: nn.Module | None = None,
+    device: torch.device | str | None = None,
+    topk: Iterable[int] = (1,),
+    max_batches: int | None = None,
+    amp: bool = False,
+    channels_last: bool = False,
+    progress: bool = True,
+    run: RunContext | None = None,
 ) -> dict[str, Any]:
     """Loss and accuracy of ``model`` on ``loader``, in eval mode without gradients.
 
@@ -206,8 +239,9 @@ def evaluate(
     ``run`` (from ``fit``) replaces ``device``/``amp``/``channels_last``/``progress``.
     """
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
-    run = run or RunContext.prepare(model, device=device, amp=amp, channels_last=channels_last,
-                                    progress=progress)
+    run = run or RunContext.prepare(
+        model, device=device, amp=amp, channels_last=channels_last, progress=progress
+    )
     ks = sorted({1, *(int(k) for k in topk)})
     totals, samples, start = _accumulator(run.device, 2 + len(ks)), 0, time.perf_counter()
     with eval_mode(model), torch.no_grad():
@@ -223,7 +257,7 @@ def evaluate(
             totals[2:] += metrics.topk_counts(outputs, targets, ks).to(totals)
     samples, loss, correct = _means(totals, samples, "evaluate")
     result: dict[str, Any] = {"loss": loss, "acc": correct[0]}
-    result.update({f"top{k}": c for k, c in zip(ks, correct)})
+    result.update({f"top{k}": c for k, c in zip(ks, correct, strict=False)})
     return {**result, "samples": int(samples), "seconds": time.perf_counter() - start}
 
 
@@ -257,8 +291,9 @@ def _live_plot(enabled: bool) -> Any:
     return viz.LivePlot()
 
 
-def _resume(path: Path | None, *, resume: bool, overwrite: bool, epochs: int, run: RunContext,
-            **objects: Any) -> tuple[History, int]:
+def _resume(
+    path: Path | None, *, resume: bool, overwrite: bool, epochs: int, run: RunContext, **objects: Any
+) -> tuple[History, int]:
     """(history so far, number of epochs already done) - from the checkpoint if resuming.
 
     ``objects``: the model, optimizer, scheduler and loader the checkpoint restores.
@@ -271,7 +306,8 @@ def _resume(path: Path | None, *, resume: bool, overwrite: bool, epochs: int, ru
             raise FileExistsError(
                 f"{path} already holds a checkpoint, and fit(resume=False) would replace it with "
                 "this new run's: pass resume=True to continue that run, overwrite=True to start "
-                "again and replace it, or choose another checkpoint path")
+                "again and replace it, or choose another checkpoint path"
+            )
         return History(), 0
     if not path.exists():
         say(f"[course] no checkpoint at {path}; starting from epoch 1")
@@ -281,8 +317,10 @@ def _resume(path: Path | None, *, resume: bool, overwrite: bool, epochs: int, ru
     state = ckpt.load_checkpoint(path, scaler=run.scaler, **objects)
     history, done = History.from_dict(state.get("history") or {}), int(state["epoch"])
     if done >= epochs:
-        say(f"[course] {path} is already at epoch {done} of epochs={epochs}: nothing to train "
-            f"(pass a larger epochs= to train further)")
+        say(
+            f"[course] {path} is already at epoch {done} of epochs={epochs}: nothing to train "
+            f"(pass a larger epochs= to train further)"
+        )
     else:
         say(f"[course] resumed from {path} after epoch {done}; training epochs {done + 1}..{epochs}")
     return history, done
@@ -307,26 +345,42 @@ def _set_epoch(loader: Any, epoch: int) -> None:
 
 
 def _summary(epoch: int, epochs: int, row: dict[str, float]) -> str:
-    text = (f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.3f} "
-            f"acc {row['train_acc']:.1%}")
+    text = f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.3f} acc {row['train_acc']:.1%}"
     if "val_loss" in row:
         text += f" | val loss {row['val_loss']:.3f} acc {row['val_acc']:.1%}"
     return text + f" | lr {row['lr']:.3g} | {row['seconds']:.1f}s"
 
 
-def _run_epoch(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None, *,
-               epoch: int, run: RunContext, optimizer: torch.optim.Optimizer, criterion: nn.Module,
-               log_every: int | None, max_batches: int | None, topk: tuple[int, ...]) -> dict[str, float]:
+def _run_epoch(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable | None,
+    *,
+    epoch: int,
+    run: RunContext,
+    optimizer: torch.optim.Optimizer,
+    criterion: nn.Module,
+    log_every: int | None,
+    max_batches: int | None,
+    topk: tuple[int, ...],
+) -> dict[str, float]:
     """Train (and evaluate) one epoch; the History row for it."""
     start = time.perf_counter()
     row: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
     _set_epoch(train_loader, epoch - 1)
-    train = train_one_epoch(model, train_loader, optimizer, criterion=criterion, epoch=epoch,
-                            log_every=log_every, max_batches=max_batches, run=run)
+    train = train_one_epoch(
+        model,
+        train_loader,
+        optimizer,
+        criterion=criterion,
+        epoch=epoch,
+        log_every=log_every,
+        max_batches=max_batches,
+        run=run,
+    )
     row.update(train_loss=train["loss"], train_acc=train["acc"])
     if val_loader is not None:
-        val = evaluate(model, val_loader, criterion=criterion, topk=topk,
-                       max_batches=max_batches, run=run)
+        val = evaluate(model, val_loader, criterion=criterion, topk=topk, max_batches=max_batches, run=run)
         row.update(val_loss=val["loss"], val_acc=val["acc"])
         row.update({f"val_top{k}": val[f"top{k}"] for k in topk if k != 1})
     row["seconds"] = time.perf_counter() - start
@@ -334,13 +388,25 @@ def _run_epoch(model: nn.Module, train_loader: Iterable, val_loader: Iterable | 
 
 
 def fit(
-    model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = None, *,
-    epochs: int, optimizer: torch.optim.Optimizer, criterion: nn.Module,
-    scheduler: Any = None, device: torch.device | str | None = None,
-    log_every: int | None = None, max_batches: int | None = None,
-    topk: Iterable[int] = (1,), checkpoint: str | os.PathLike | None = None,
-    resume: bool = False, overwrite: bool = False, amp: bool = False,
-    channels_last: bool = False, live_plot: bool = False, progress: bool = True,
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable | None = None,
+    *,
+    epochs: int,
+    optimizer: torch.optim.Optimizer,
+    criterion: nn.Module,
+    scheduler: Any = None,
+    device: torch.device | str | None = None,
+    log_every: int | None = None,
+    max_batches: int | None = None,
+    topk: Iterable[int] = (1,),
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    amp: bool = False,
+    channels_last: bool = False,
+    live_plot: bool = False,
+    progress: bool = True,
     verbose: bool = True,
 ) -> History:
     """Train for ``epochs`` epochs (counted from 1), evaluating on ``val_loader`` after each.
@@ -354,24 +420,51 @@ def fit(
     (nothing with ``verbose=False``). ``model`` may be wrapped in
     DistributedDataParallel; checkpoints hold the inner module's weights.
     """
-    run = RunContext.prepare(model, device=device, amp=amp, channels_last=channels_last,
-                             progress=progress, verbose=verbose)
+    run = RunContext.prepare(
+        model, device=device, amp=amp, channels_last=channels_last, progress=progress, verbose=verbose
+    )
     _check_optimizer(model, optimizer)
     path = Path(checkpoint) if checkpoint is not None else None
-    history, done = _resume(path, resume=resume, overwrite=overwrite, epochs=epochs, run=run,
-                            model=model, optimizer=optimizer, scheduler=scheduler, loader=train_loader)
+    history, done = _resume(
+        path,
+        resume=resume,
+        overwrite=overwrite,
+        epochs=epochs,
+        run=run,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        loader=train_loader,
+    )
     plotter = _live_plot(live_plot)
     for epoch in range(done + 1, epochs + 1):
-        row = _run_epoch(model, train_loader, val_loader, epoch=epoch, run=run, optimizer=optimizer,
-                         criterion=criterion, log_every=log_every, max_batches=max_batches,
-                         topk=tuple(topk))
+        row = _run_epoch(
+            model,
+            train_loader,
+            val_loader,
+            epoch=epoch,
+            run=run,
+            optimizer=optimizer,
+            criterion=criterion,
+            log_every=log_every,
+            max_batches=max_batches,
+            topk=tuple(topk),
+        )
         history.append(**row)
         _step_scheduler(scheduler, row.get("val_loss", row["train_loss"]))
         if path is not None:
             from . import checkpoint as ckpt
 
-            ckpt.save_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler,
-                                 epoch=epoch, history=history, loader=train_loader, scaler=run.scaler)
+            ckpt.save_checkpoint(
+                path,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                epoch=epoch,
+                history=history,
+                loader=train_loader,
+                scaler=run.scaler,
+            )
         if verbose:
             print(_summary(epoch, epochs, row))
         if plotter is not None:

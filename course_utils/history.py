@@ -1,4 +1,5 @@
 """The per-epoch record of a training run (``engine.fit`` returns one)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -73,8 +74,7 @@ class History:
             raise TypeError(f"a History state is a dict of lists, not {type(state).__name__}")
         known = {f.name for f in fields(self)} - {"extra"}
         for name in known:
-            setattr(self, name, [int(v) if name == "epoch" else float(v)
-                                 for v in state.get(name, ())])
+            setattr(self, name, [int(v) if name == "epoch" else float(v) for v in state.get(name, ())])
         self.extra = {k: [float(v) for v in vals] for k, vals in state.items() if k not in known}
 
     def plot(self, *, title: str | None = None) -> Any:

@@ -6,6 +6,7 @@ batch counts exactly as much as its samples. Where it makes sense, the first
 argument may be logits ``(N, C)`` or predicted labels ``(N,)``.
 Accuracies are fractions in [0, 1].
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -13,8 +14,13 @@ from collections.abc import Iterable
 import torch
 
 __all__ = [
-    "to_labels", "accuracy", "correct_topk", "topk_counts", "topk_accuracy",
-    "per_class_accuracy", "confusion_matrix",
+    "to_labels",
+    "accuracy",
+    "correct_topk",
+    "topk_counts",
+    "topk_accuracy",
+    "per_class_accuracy",
+    "confusion_matrix",
 ]
 
 
@@ -25,17 +31,13 @@ def to_labels(logits_or_preds: torch.Tensor) -> torch.Tensor:
         return x.argmax(dim=1)
     if x.dim() == 1:
         return x.long()
-    raise ValueError(
-        f"expected logits of shape (N, C) or labels of shape (N,), got shape {tuple(x.shape)}"
-    )
+    raise ValueError(f"expected logits of shape (N, C) or labels of shape (N,), got shape {tuple(x.shape)}")
 
 
 def _check_targets(preds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     targets = torch.as_tensor(targets).to(preds.device).long().reshape(-1)
     if targets.numel() != preds.shape[0]:
-        raise ValueError(
-            f"got {preds.shape[0]} predictions but {targets.numel()} targets; they must match"
-        )
+        raise ValueError(f"got {preds.shape[0]} predictions but {targets.numel()} targets; they must match")
     return targets
 
 
@@ -48,16 +50,14 @@ def accuracy(logits_or_preds: torch.Tensor, targets: torch.Tensor) -> float:
     return (preds == targets).sum().item() / targets.numel()
 
 
-def correct_topk(
-    logits: torch.Tensor, targets: torch.Tensor, ks: Iterable[int] = (1,)
-) -> dict[int, int]:
+def correct_topk(logits: torch.Tensor, targets: torch.Tensor, ks: Iterable[int] = (1,)) -> dict[int, int]:
     """Count samples whose target is among the ``k`` largest logits, for each ``k`` in ``ks``.
 
     Counts (not fractions) so batches can be summed and divided by the sample
     total. Raises ValueError if a ``k`` exceeds the number of classes.
     """
     ks = tuple(int(k) for k in ks)
-    return dict(zip(ks, topk_counts(logits, targets, ks).tolist()))
+    return dict(zip(ks, topk_counts(logits, targets, ks).tolist(), strict=False))
 
 
 def topk_counts(logits: torch.Tensor, targets: torch.Tensor, ks: Iterable[int]) -> torch.Tensor:
@@ -97,9 +97,7 @@ def topk_accuracy(
     return {k: (c / n if n else 0.0) for k, c in counts.items()}
 
 
-def confusion_matrix(
-    preds: torch.Tensor, targets: torch.Tensor, num_classes: int
-) -> torch.Tensor:
+def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:
     """int64 matrix ``cm[true, pred]``: how often class ``true`` was predicted as ``pred``.
 
     ``preds`` may be logits ``(N, C)`` or labels ``(N,)``. Rows sum to the
@@ -118,9 +116,7 @@ def confusion_matrix(
     return counts.reshape(num_classes, num_classes).cpu().long()
 
 
-def per_class_accuracy(
-    preds: torch.Tensor, targets: torch.Tensor, num_classes: int
-) -> torch.Tensor:
+def per_class_accuracy(preds: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Accuracy of each true class (recall), float ``(num_classes,)``; nan where a class is absent.
 
     ``preds`` may be logits ``(N, C)`` or labels ``(N,)``; works for any number

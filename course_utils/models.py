@@ -15,6 +15,7 @@ LeNetV2        3 x 32 x 32     541,094
 resnet50(10)   3 x H x W    23,528,522
 =============  ===========  ==========
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -24,8 +25,13 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "TutorialNet", "MnistCNN", "LeNetV1", "LeNetV2",
-    "resnet50", "count_parameters", "same_architecture",
+    "TutorialNet",
+    "MnistCNN",
+    "LeNetV1",
+    "LeNetV2",
+    "resnet50",
+    "count_parameters",
+    "same_architecture",
 ]
 
 
@@ -137,9 +143,7 @@ def resnet50(num_classes: int = 10) -> nn.Module:
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     """Number of parameter values in ``model`` (only those with ``requires_grad`` if asked)."""
-    return sum(
-        p.numel() for p in model.parameters() if p.requires_grad or not trainable_only
-    )
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def _shapes(obj: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:

@@ -6,6 +6,7 @@ library versions. ``python -m course_utils.report run notebooks/*.ipynb``
 executes notebooks headlessly, stores executed copies in ``build/notebooks/``
 and writes the table ``build/results.md``.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,12 @@ import os
 import platform
 import re
 import sys
-import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 
 def build_dir() -> Path:
@@ -39,8 +40,12 @@ def _versions() -> dict[str, str]:
     import torch
     import torchvision
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "numpy": numpy.__version__}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -57,11 +62,20 @@ def check_notebook_id(notebook_id: Any) -> str:
     write outside that folder.
     """
     text = str(notebook_id)
-    if (not isinstance(notebook_id, str) or text in ("", ".", "..") or "/" in text or "\\" in text
-            or "\0" in text or Path(text).is_absolute() or text != text.strip()):
-        raise ValueError(f"report.record: notebook id {notebook_id!r} must be a plain name such as "
-                         "'03' (no '/', '\\', '..' or leading/trailing spaces): it names the file "
-                         "build/results/<id>.json")
+    if (
+        not isinstance(notebook_id, str)
+        or text in ("", ".", "..")
+        or "/" in text
+        or "\\" in text
+        or "\0" in text
+        or Path(text).is_absolute()
+        or text != text.strip()
+    ):
+        raise ValueError(
+            f"report.record: notebook id {notebook_id!r} must be a plain name such as "
+            "'03' (no '/', '\\', '..' or leading/trailing spaces): it names the file "
+            "build/results/<id>.json"
+        )
     return text
 
 
@@ -71,12 +85,16 @@ def check_figures(figures: dict[str, Any]) -> dict[str, float | int]:
     for name, value in figures.items():
         value = _plain(value)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"report.record: figure {name}={value!r} is not a number; record "
-                            "numbers such as test_acc=0.54 or seconds=81.2")
+            raise TypeError(
+                f"report.record: figure {name}={value!r} is not a number; record "
+                "numbers such as test_acc=0.54 or seconds=81.2"
+            )
         if not math.isfinite(value):
-            raise ValueError(f"report.record: figure {name} is {value}, not a finite number; the "
-                             "run that produced it went wrong (a loss that blew up, a division by "
-                             "zero?): fix it and run the notebook again; nothing was recorded")
+            raise ValueError(
+                f"report.record: figure {name} is {value}, not a finite number; the "
+                "run that produced it went wrong (a loss that blew up, a division by "
+                "zero?): fix it and run the notebook again; nothing was recorded"
+            )
         plain[name] = value
     return plain
 
@@ -92,8 +110,7 @@ def _write_atomically(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def record(notebook_id: str, *, cfg: Any = None, data_source: str | None = None,
-           **figures: float) -> Path:
+def record(notebook_id: str, *, cfg: Any = None, data_source: str | None = None, **figures: float) -> Path:
     """Write a lesson's headline figures to ``build/results/<notebook_id>.json``.
 
     ``cfg`` (a RunConfig) supplies profile, device and data sources; figures are finite
@@ -107,13 +124,22 @@ def record(notebook_id: str, *, cfg: Any = None, data_source: str | None = None,
     device = str(getattr(cfg, "device", None) or config.pick_device())
     sources = dict(getattr(cfg, "data_sources", {}) or {})
     source = data_source or ", ".join(f"{k}: {v}" for k, v in sources.items()) or "n/a"
-    entry = {"notebook": notebook_id, "profile": profile, "device": device,
-             "data_source": source, "data_kind": source_kind(source),
-             "figures": figures,
-             "versions": _versions(), "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    entry = {
+        "notebook": notebook_id,
+        "profile": profile,
+        "device": device,
+        "data_source": source,
+        "data_kind": source_kind(source),
+        "figures": figures,
+        "versions": _versions(),
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     out = build_dir() / "results" / f"{notebook_id}.json"
     _write_atomically(out, json.dumps(entry, indent=2, allow_nan=False) + "\n")
-    print(f"[course] recorded {notebook_id}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in entry["figures"].items()))
+    print(
+        f"[course] recorded {notebook_id}: "
+        + ", ".join(f"{k}={_fmt(v)}" for k, v in entry["figures"].items())
+    )
     return out
 
 
@@ -139,31 +165,36 @@ def load_results(directory: Path | None = None) -> list[dict[str, Any]]:
 class SourceFigure(NamedTuple):
     """A figure that a source tutorial printed, as the post printed it, and where."""
 
-    text: str     # as the post printed it, e.g. "69.42 %"
-    where: str    # the post, the epoch and the data it was measured on
+    text: str  # as the post printed it, e.g. "69.42 %"
+    where: str  # the post, the epoch and the data it was measured on
 
 
 # Figures recorded by the lessons that have a counterpart in the source posts
 # (../shared/sources: the post numbers are the files' prefixes).
 SOURCE_FIGURES: dict[tuple[str, str], SourceFigure] = {
-    ("03", "test_acc"): SourceFigure(
-        "53 %", "the blitz, post 000: after epoch 2, full CIFAR-10 test set"),
+    ("03", "test_acc"): SourceFigure("53 %", "the blitz, post 000: after epoch 2, full CIFAR-10 test set"),
     ("04", "per_sample_test_acc"): SourceFigure(
-        "97.66 %", "MNIST post 003: after epoch 1, one image per step"),
-    ("04", "batched_test_acc"): SourceFigure(
-        "97.25 %", "MNIST post 003: after epoch 1, batches of 50"),
+        "97.66 %", "MNIST post 003: after epoch 1, one image per step"
+    ),
+    ("04", "batched_test_acc"): SourceFigure("97.25 %", "MNIST post 003: after epoch 1, batches of 50"),
     ("04", "per_sample_seconds"): SourceFigure(
-        "70 s", "MNIST post 003: epoch 1, 60,000 images one at a time, printed as 70.17 s"),
+        "70 s", "MNIST post 003: epoch 1, 60,000 images one at a time, printed as 70.17 s"
+    ),
     ("04", "batched_seconds"): SourceFigure(
-        "18 s", "MNIST post 003: epoch 1, 60,000 images in batches of 50, printed as 18.18 s"),
+        "18 s", "MNIST post 003: epoch 1, 60,000 images in batches of 50, printed as 18.18 s"
+    ),
     ("05", "v1_val_acc"): SourceFigure(
-        "69.42 %", "LeNet v1, post 002: validation accuracy at epoch 12, full CIFAR-10"),
+        "69.42 %", "LeNet v1, post 002: validation accuracy at epoch 12, full CIFAR-10"
+    ),
     ("05", "v2_val_acc"): SourceFigure(
-        "70.69 %", "LeNet v2, post 002: validation accuracy at epoch 12, full CIFAR-10"),
+        "70.69 %", "LeNet v2, post 002: validation accuracy at epoch 12, full CIFAR-10"
+    ),
     ("06", "plain_val_acc"): SourceFigure(
-        "70.69 %", "LeNet v2 without augmentation, post 002: epoch 12, full CIFAR-10"),
+        "70.69 %", "LeNet v2 without augmentation, post 002: epoch 12, full CIFAR-10"
+    ),
     ("06", "augmented_val_acc"): SourceFigure(
-        "70.75 %", "LeNet v2 with augmentation, post 002: epoch 12, full CIFAR-10"),
+        "70.75 %", "LeNet v2 with augmentation, post 002: epoch 12, full CIFAR-10"
+    ),
 }
 
 RESULTS_NOTE = (
@@ -171,11 +202,13 @@ RESULTS_NOTE = (
     "its row. The source tutorials trained on the full data sets for the epochs given; only "
     "our rows measured in the full profile on real data are comparable with them. Rows on the "
     "CIFAR-10 subset (5,085 training images) or the offline stand-in show that the lesson "
-    "learns, not that it reproduces the tutorial.")
+    "learns, not that it reproduces the tutorial."
+)
 
 
 def short_source(source: str) -> str:
     """A data-source description without machine paths: ``subset (cifar10_subset.npz)``."""
+
     def last_part(match: re.Match[str]) -> str:
         return "(" + re.split(r"[/\\]", match.group(1).rstrip("/\\"))[-1] + ")"
 
@@ -203,8 +236,10 @@ def data_label(source: str) -> str:
 def figures_table(results: Sequence[dict[str, Any]], failed: dict[str, str] | None = None) -> str:
     """A Markdown table, one row per recorded figure: ours, the source tutorial's, and the
     profile, device and data ours was measured on."""
-    lines = ["| lesson | figure | ours | source tutorial | ours measured on |",
-             "| --- | --- | ---: | --- | --- |"]
+    lines = [
+        "| lesson | figure | ours | source tutorial | ours measured on |",
+        "| --- | --- | ---: | --- | --- |",
+    ]
     by_id, failed = {r["notebook"]: r for r in results}, failed or {}
     for nb_id in sorted(set(by_id) | set(failed)):
         if nb_id in failed:
@@ -219,34 +254,49 @@ def figures_table(results: Sequence[dict[str, Any]], failed: dict[str, str] | No
     return "\n".join(lines) + "\n"
 
 
-def runs_table(results: Sequence[dict[str, Any]], wall: dict[str, float] | None = None,
-               failed: dict[str, str] | None = None) -> str:
+def runs_table(
+    results: Sequence[dict[str, Any]],
+    wall: dict[str, float] | None = None,
+    failed: dict[str, str] | None = None,
+) -> str:
     """A Markdown table, one row per notebook: profile, device, data source (no machine
     paths), when it recorded, how long ``make course`` ran it, and whether it failed."""
-    lines = ["| notebook | profile | device | data source | recorded | run time | status |",
-             "| --- | --- | --- | --- | --- | ---: | --- |"]
+    lines = [
+        "| notebook | profile | device | data source | recorded | run time | status |",
+        "| --- | --- | --- | --- | --- | ---: | --- |",
+    ]
     by_id, failed, wall = {r["notebook"]: r for r in results}, failed or {}, wall or {}
     for nb_id in sorted(set(by_id) | set(wall) | set(failed)):
         r = by_id.get(nb_id, {})
-        cells = [r.get("profile", "-"), r.get("device", "-"),
-                 short_source(r.get("data_source", "-")),
-                 str(r.get("recorded_at", "-")).replace("T", " ")[:16],
-                 f"{wall[nb_id]:.0f} s" if nb_id in wall else "-",
-                 f"FAILED: {failed[nb_id]}" if nb_id in failed
-                 else "ok" if r else "ran; records no figures"]
+        cells = [
+            r.get("profile", "-"),
+            r.get("device", "-"),
+            short_source(r.get("data_source", "-")),
+            str(r.get("recorded_at", "-")).replace("T", " ")[:16],
+            f"{wall[nb_id]:.0f} s" if nb_id in wall else "-",
+            f"FAILED: {failed[nb_id]}" if nb_id in failed else "ok" if r else "ran; records no figures",
+        ]
         lines.append(f"| {nb_id} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def results_table(results: Sequence[dict[str, Any]], wall: dict[str, float] | None = None,
-                  failed: dict[str, str] | None = None) -> str:
+def results_table(
+    results: Sequence[dict[str, Any]],
+    wall: dict[str, float] | None = None,
+    failed: dict[str, str] | None = None,
+) -> str:
     """The figures table, then the runs table (see :func:`figures_table`, :func:`runs_table`)."""
-    return (f"## Figures\n\n{RESULTS_NOTE}\n\n{figures_table(results, failed)}\n"
-            f"## Runs\n\nThe run behind each notebook's figures.\n\n{runs_table(results, wall, failed)}")
+    return (
+        f"## Figures\n\n{RESULTS_NOTE}\n\n{figures_table(results, failed)}\n"
+        f"## Runs\n\nThe run behind each notebook's figures.\n\n{runs_table(results, wall, failed)}"
+    )
 
 
-def results_markdown(results: Sequence[dict[str, Any]], wall: dict[str, float] | None = None,
-                     failed: dict[str, str] | None = None) -> str:
+def results_markdown(
+    results: Sequence[dict[str, Any]],
+    wall: dict[str, float] | None = None,
+    failed: dict[str, str] | None = None,
+) -> str:
     """``build/results.md``: the title, then :func:`results_table`."""
     return "# Course results\n\n" + results_table(results, wall, failed)
 
@@ -271,7 +321,7 @@ def _ticking(bar: Any, every: float = 1.0) -> Iterator[None]:
 
 def _first_line(source: str, width: int = 40) -> str:
     lines = [line for line in source.splitlines() if line.strip() and not line.startswith("#")]
-    return (lines[0][:width] if lines else "")
+    return lines[0][:width] if lines else ""
 
 
 def execute_notebook(nb: Any, path: Path, *, timeout: int = -1) -> str | None:
@@ -284,16 +334,19 @@ def execute_notebook(nb: Any, path: Path, *, timeout: int = -1) -> str | None:
     from tqdm.auto import tqdm
 
     client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
-    with client.setup_kernel(), tqdm(total=len(nb.cells), desc=path.stem, unit="cell") as bar:
-        with _ticking(bar, every=1.0 if sys.stderr.isatty() else 30.0):  # a log gets a line per 30 s
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type == "code":
-                    bar.set_postfix_str(_first_line(cell.source), refresh=True)
-                try:
-                    client.execute_cell(cell, index)
-                except CellExecutionError as err:
-                    return f"cell {index}: {getattr(err, 'ename', 'error')}: {getattr(err, 'evalue', '')}"
-                bar.update()
+    with (
+        client.setup_kernel(),
+        tqdm(total=len(nb.cells), desc=path.stem, unit="cell") as bar,
+        _ticking(bar, every=1.0 if sys.stderr.isatty() else 30.0),  # a log gets a line per 30 s
+    ):
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                bar.set_postfix_str(_first_line(cell.source), refresh=True)
+            try:
+                client.execute_cell(cell, index)
+            except CellExecutionError as err:
+                return f"cell {index}: {getattr(err, 'ename', 'error')}: {getattr(err, 'evalue', '')}"
+            bar.update()
     return None
 
 
@@ -314,9 +367,13 @@ def run_stamp(seconds: float, error: str | None) -> dict[str, Any]:
     """What ``make course`` notes in an executed copy: profile, device, date, run time, error."""
     from . import config
 
-    return {"profile": config.resolve_profile(), "device": str(config.pick_device()),
-            "executed_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(seconds, 1),
-            "failed": error}
+    return {
+        "profile": config.resolve_profile(),
+        "device": str(config.pick_device()),
+        "executed_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "seconds": round(seconds, 1),
+        "failed": error,
+    }
 
 
 def run_notebooks(paths: Sequence[str | os.PathLike], *, timeout: int = -1) -> tuple[Path, dict[str, str]]:

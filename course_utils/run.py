@@ -10,6 +10,7 @@ arguments.
 (uint8 pixels, an (N, H, W, C) array, another image size, labels outside the
 classes) into one message naming what the model expects and what it got.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -64,9 +65,17 @@ class RunContext:
     verbose: bool = True
 
     @classmethod
-    def prepare(cls, model: nn.Module, *, device: torch.device | str | None = None,
-                amp: bool = False, channels_last: bool = False, progress: bool = True,
-                verbose: bool = True, scaler: Any = None) -> RunContext:
+    def prepare(
+        cls,
+        model: nn.Module,
+        *,
+        device: torch.device | str | None = None,
+        amp: bool = False,
+        channels_last: bool = False,
+        progress: bool = True,
+        verbose: bool = True,
+        scaler: Any = None,
+    ) -> RunContext:
         """Place ``model`` on ``device`` (default: where it is) and decide precision and layout.
 
         Moving keeps the parameter objects, so an optimizer built before still
@@ -81,8 +90,9 @@ class RunContext:
             model.to(device)
         dtype = _amp_dtype(amp, device)
         if channels_last and device.type not in ("cuda", "cpu"):
-            warnings.warn(f"channels_last=True only applies on CUDA and CPU; ignored on {device.type}",
-                          stacklevel=3)
+            warnings.warn(
+                f"channels_last=True only applies on CUDA and CPU; ignored on {device.type}", stacklevel=3
+            )
             channels_last = False
         if channels_last:
             model.to(memory_format=torch.channels_last)
@@ -128,17 +138,20 @@ def check_predict_input(inputs: Any) -> None:
         raise TypeError(
             "predict() got a PIL Image, but the model needs a tensor batch of shape "
             "(N, C, H, W): apply transforms.ToTensor() (or your test transform) and add "
-            "the batch axis, e.g. predict(model, transform(img)[None]) or .unsqueeze(0)")
+            "the batch axis, e.g. predict(model, transform(img)[None]) or .unsqueeze(0)"
+        )
     if not isinstance(inputs, torch.Tensor):
         raise TypeError(
             f"predict() needs a torch.Tensor batch of shape (N, C, H, W), got "
-            f"{type(inputs).__name__}; convert it with transforms.ToTensor() or torch.as_tensor")
+            f"{type(inputs).__name__}; convert it with transforms.ToTensor() or torch.as_tensor"
+        )
     if inputs.dim() == 3:
         shape = tuple(inputs.shape)
         raise ValueError(
             f"predict() got a single image of shape (C, H, W) = {shape}, but the model "
             f"needs a batch of shape (N, C, H, W); add the batch axis with x[None] "
-            f"(or x.unsqueeze(0)) to get shape {(1, *shape)}")
+            f"(or x.unsqueeze(0)) to get shape {(1, *shape)}"
+        )
 
 
 def _input_channels(model: nn.Module) -> int | None:
@@ -170,7 +183,8 @@ def diagnose_inputs(model: nn.Module, inputs: torch.Tensor, *, where: str) -> Ex
         return TypeError(
             f"{where} got images of dtype {inputs.dtype} with shape {shape}, but the model needs "
             f"{wanted}: convert them with transforms.ToTensor() (pixels 0-255 become 0.0-1.0) "
-            "and normalise them as in training, or use x.float() / 255 for a uint8 tensor")
+            "and normalise them as in training, or use x.float() / 255 for a uint8 tensor"
+        )
     channels = _input_channels(model)
     if inputs.dim() != 4 or channels is None:
         return None
@@ -178,19 +192,22 @@ def diagnose_inputs(model: nn.Module, inputs: torch.Tensor, *, where: str) -> Ex
         return ValueError(
             f"{where} got a batch of shape {shape}, which looks like (N, H, W, C) = channels "
             f"last, but the model needs (N, C, H, W) with C = {channels}: reorder it with "
-            f"x.permute(0, 3, 1, 2) to get {(shape[0], shape[3], shape[1], shape[2])}")
+            f"x.permute(0, 3, 1, 2) to get {(shape[0], shape[3], shape[1], shape[2])}"
+        )
     if shape[1] != channels:
         return ValueError(
             f"{where} got a batch with {shape[1]} channel(s), shape {shape}, but the model's "
             f"first convolution expects {channels}: grey images have 1 channel and colour "
-            "images 3; convert them (e.g. transforms.Grayscale or .convert('RGB')) to match")
+            "images 3; convert them (e.g. transforms.Grayscale or .convert('RGB')) to match"
+        )
     size = _accepted_size(model, channels, inputs.device)
     if size is None or shape[2:] == (size, size):
         return None
     return ValueError(
         f"{where}: the model cannot take images of size {shape[2]}x{shape[3]} (batch shape "
         f"{shape}); it accepts {size}x{size} (shape {(shape[0], channels, size, size)}): resize "
-        f"the images (e.g. transforms.Resize({size})) or build the model for this size")
+        f"the images (e.g. transforms.Resize({size})) or build the model for this size"
+    )
 
 
 def checked_forward(model: nn.Module, inputs: torch.Tensor, *, where: str) -> torch.Tensor:
@@ -218,4 +235,5 @@ def check_targets(outputs: torch.Tensor, targets: torch.Tensor, *, where: str) -
         raise ValueError(
             f"{where} got labels from {low} to {high}, but the model has {classes} outputs, "
             f"so labels must be class indices 0 .. {classes - 1}: check the dataset's "
-            "targets (labels counted from 1?) or the model's number of classes (num_classes=)")
+            "targets (labels counted from 1?) or the model's number of classes (num_classes=)"
+        )

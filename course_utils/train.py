@@ -7,7 +7,8 @@ One process::
 Two processes on this machine, with DistributedDataParallel (gloo on the CPU,
 nccl with one GPU per process)::
 
-    torchrun --standalone --nproc_per_node=2 -m course_utils.train --model mnist_cnn --data mnist --out runs/mnist2
+    torchrun --standalone --nproc_per_node=2 -m course_utils.train --model mnist_cnn --data mnist \
+--out runs/mnist2
 
 The training itself is ``engine.fit``; this module adds the command line, the
 process group (``distributed``) and the files: ``OUT/checkpoint.pt`` after every
@@ -16,6 +17,7 @@ epoch (atomic), ``OUT/history.json`` (per-epoch metrics) and ``OUT/result.json``
 writes. ``--batch-size`` is the global batch: N processes take
 ``batch_size / N`` samples each per step, so ``--lr`` keeps its meaning.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,15 +39,22 @@ from torch import nn
 
 from . import config, data, distributed, engine, models
 
-MODELS = {"tutorial_net": models.TutorialNet, "mnist_cnn": models.MnistCNN,
-          "lenet_v1": models.LeNetV1, "lenet_v2": models.LeNetV2, "resnet50": models.resnet50}
+MODELS = {
+    "tutorial_net": models.TutorialNet,
+    "mnist_cnn": models.MnistCNN,
+    "lenet_v1": models.LeNetV1,
+    "lenet_v2": models.LeNetV2,
+    "resnet50": models.resnet50,
+}
 THREE_CHANNEL = ("tutorial_net", "lenet_v1", "lenet_v2", "resnet50")
 CHECKPOINT, HISTORY, RESULT = "checkpoint.pt", "history.json", "result.json"
 EXAMPLES = """\
 examples:
   python -m course_utils.train --model mnist_cnn --data mnist --epochs 2 --out runs/mnist
-  torchrun --standalone --nproc_per_node=2 -m course_utils.train --model mnist_cnn --data mnist --out runs/mnist2
-  python -m course_utils.train --model lenet_v2 --data PATH --augment --optimizer adam --lr 1e-3 --out runs/mine
+  torchrun --standalone --nproc_per_node=2 -m course_utils.train --model mnist_cnn --data mnist \
+--out runs/mnist2
+  python -m course_utils.train --model lenet_v2 --data PATH --augment --optimizer adam --lr 1e-3 \
+--out runs/mine
     (PATH holds train/ and val/, each with one sub-folder per class)
 
 files in --out: checkpoint.pt (after every epoch), history.json, result.json
@@ -70,43 +79,78 @@ def _positive(kind: type) -> Any:
         if not value > 0 or value == float("inf"):
             raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
         return value
+
     parse.__name__ = f"positive {kind.__name__}"
     return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m course_utils.train`` (``--help`` shows it)."""
-    p = _Parser(prog="python -m course_utils.train", epilog=EXAMPLES,
-                formatter_class=argparse.RawDescriptionHelpFormatter,
-                description="Train a course model with engine.fit; under torchrun, on every "
-                            "process with DistributedDataParallel.")
-    p.add_argument("--model", choices=sorted(MODELS), default="tutorial_net", help="network (default: %(default)s)")
-    p.add_argument("--data", default="cifar10", metavar="{cifar10,mnist,PATH}",
-                   help="dataset, or an image folder holding train/ and val/ (default: %(default)s)")
+    p = _Parser(
+        prog="python -m course_utils.train",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a course model with engine.fit; under torchrun, on every "
+        "process with DistributedDataParallel.",
+    )
+    p.add_argument(
+        "--model", choices=sorted(MODELS), default="tutorial_net", help="network (default: %(default)s)"
+    )
+    p.add_argument(
+        "--data",
+        default="cifar10",
+        metavar="{cifar10,mnist,PATH}",
+        help="dataset, or an image folder holding train/ and val/ (default: %(default)s)",
+    )
     p.add_argument("--epochs", type=_positive(int), default=2, help="epochs to train (default: %(default)s)")
-    p.add_argument("--batch-size", type=_positive(int), default=32,
-                   help="GLOBAL batch: split evenly across the processes (default: %(default)s)")
+    p.add_argument(
+        "--batch-size",
+        type=_positive(int),
+        default=32,
+        help="GLOBAL batch: split evenly across the processes (default: %(default)s)",
+    )
     p.add_argument("--lr", type=_positive(float), default=0.01, help="learning rate (default: %(default)s)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="(default: %(default)s)")
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the weights and the shuffling (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder (default: %(default)s)")
-    p.add_argument("--augment", action="store_true", help="the LeNet lessons' augmentation (3-channel models)")
-    p.add_argument("--train-samples", type=_positive(int), help="use only N training images (classes balanced)")
-    p.add_argument("--val-samples", type=_positive(int), help="use only N validation images (classes balanced)")
-    p.add_argument("--image-size", type=_positive(int), default=224, help="resnet50's input size (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per process (default: 0)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seeds the weights and the shuffling (default: %(default)s)"
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/train"), help="output folder (default: %(default)s)"
+    )
+    p.add_argument(
+        "--augment", action="store_true", help="the LeNet lessons' augmentation (3-channel models)"
+    )
+    p.add_argument(
+        "--train-samples", type=_positive(int), help="use only N training images (classes balanced)"
+    )
+    p.add_argument(
+        "--val-samples", type=_positive(int), help="use only N validation images (classes balanced)"
+    )
+    p.add_argument(
+        "--image-size", type=_positive(int), default=224, help="resnet50's input size (default: %(default)s)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=0, help="DataLoader worker processes per process (default: 0)"
+    )
     p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument("--cpu", action="store_true", help="train on the CPU (gloo) even when CUDA is present")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--tensorboard", action="store_true",
-                   help="also write the per-epoch metrics for TensorBoard to OUT/tensorboard "
-                        "when training ends (needs the tensorboard package)")
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write the per-epoch metrics for TensorBoard to OUT/tensorboard "
+        "when training ends (needs the tensorboard package)",
+    )
     p.add_argument("--log-every", type=_positive(int), help="print the running loss every N batches")
-    p.add_argument("--crash-at-epoch", type=_positive(int), metavar="K",
-                   help="FOR TEACHING AND TESTS: rank 1 fails in the middle of epoch K, on the "
-                        "first attempt only (see torchrun --max-restarts)")
+    p.add_argument(
+        "--crash-at-epoch",
+        type=_positive(int),
+        metavar="K",
+        help="FOR TEACHING AND TESTS: rank 1 fails in the middle of epoch K, on the "
+        "first attempt only (see torchrun --max-restarts)",
+    )
     return p
 
 
@@ -116,16 +160,28 @@ def build_parser() -> argparse.ArgumentParser:
 def check_args(args: argparse.Namespace, world_size: int, rank: int) -> str | None:
     """What is wrong with ``args`` for ``world_size`` processes, or None (files are checked by rank 0)."""
     if args.batch_size % world_size:
-        return (f"--batch-size {args.batch_size} is the global batch and must be divisible by "
-                f"the number of processes ({world_size}): try {args.batch_size // world_size * world_size or world_size}")
-    if args.data == "mnist" and args.model != "mnist_cnn" or args.model == "mnist_cnn" and args.data != "mnist":
-        return (f"--model {args.model} does not fit --data {args.data}: mnist_cnn takes MNIST's "
-                "1x28x28 digits, the other models 3-channel images (cifar10 or an image folder)")
+        divisible = args.batch_size // world_size * world_size or world_size
+        return (
+            f"--batch-size {args.batch_size} is the global batch and must be divisible by "
+            f"the number of processes ({world_size}): try {divisible}"
+        )
+    if (
+        args.data == "mnist"
+        and args.model != "mnist_cnn"
+        or args.model == "mnist_cnn"
+        and args.data != "mnist"
+    ):
+        return (
+            f"--model {args.model} does not fit --data {args.data}: mnist_cnn takes MNIST's "
+            "1x28x28 digits, the other models 3-channel images (cifar10 or an image folder)"
+        )
     if args.augment and args.model == "mnist_cnn":
         return "--augment: the course has no augmentation pipeline for MNIST; leave it out"
     if args.crash_at_epoch is not None and (world_size < 2 or args.crash_at_epoch > args.epochs):
-        return (f"--crash-at-epoch {args.crash_at_epoch} crashes rank 1 during an epoch that is "
-                f"trained: it needs at least 2 processes (here {world_size}) and K <= --epochs ({args.epochs})")
+        return (
+            f"--crash-at-epoch {args.crash_at_epoch} crashes rank 1 during an epoch that is "
+            f"trained: it needs at least 2 processes (here {world_size}) and K <= --epochs ({args.epochs})"
+        )
     if args.momentum < 0 or args.workers < 0:
         return "--momentum and --workers cannot be negative"
     return _check_out(args) if rank == 0 else None
@@ -137,8 +193,10 @@ def _check_out(args: argparse.Namespace) -> str | None:
     if args.resume and not path.is_file():
         return f"--resume: there is no checkpoint at {path}; train without --resume first"
     if not args.resume and path.exists() and _restart_count() == 0:
-        return (f"{path} already exists: pass --resume to continue that run, or choose "
-                "another --out (a new run would overwrite it)")
+        return (
+            f"{path} already exists: pass --resume to continue that run, or choose "
+            "another --out (a new run would overwrite it)"
+        )
     if args.out.exists() and not args.out.is_dir():
         return f"--out {args.out} is a file, not a folder"
     return None
@@ -158,9 +216,11 @@ def tensorboard_available() -> bool:
     return True
 
 
-NO_TENSORBOARD = ("[course] --tensorboard: the tensorboard package is not installed, so no "
-                  "TensorBoard files will be written; training goes on (history.json has the same "
-                  "figures). Install it with `pip install tensorboard` to get them.")
+NO_TENSORBOARD = (
+    "[course] --tensorboard: the tensorboard package is not installed, so no "
+    "TensorBoard files will be written; training goes on (history.json has the same "
+    "figures). Install it with `pip install tensorboard` to get them."
+)
 
 
 # ------------------------------------------------------------------ data and model
@@ -171,8 +231,10 @@ def _transforms(model: str, augment: bool, folder: bool, image_size: int) -> tup
     if model == "mnist_cnn":
         return data.preset("mnist"), data.preset("mnist")
     if model == "resnet50":
-        return (data.preset("resnet_augment" if augment else "resnet", image_size=image_size),
-                data.preset("resnet", image_size=image_size))
+        return (
+            data.preset("resnet_augment" if augment else "resnet", image_size=image_size),
+            data.preset("resnet", image_size=image_size),
+        )
     plain = "blitz" if model == "tutorial_net" and not folder else "lenet"  # lenet resizes to 32x32
     return data.preset("lenet_augment" if augment else plain), data.preset(plain)
 
@@ -219,8 +281,10 @@ class CrashInEpoch:
 
     def _crash(self, batches: Iterator[Any], epoch: int) -> Iterator[Any]:
         yield from itertools.islice(batches, len(self) // 2)
-        raise RuntimeError(f"deliberate crash of rank 1 half-way through epoch {epoch} "
-                           f"(--crash-at-epoch {epoch}, first attempt only)")
+        raise RuntimeError(
+            f"deliberate crash of rank 1 half-way through epoch {epoch} "
+            f"(--crash-at-epoch {epoch}, first attempt only)"
+        )
 
 
 # ------------------------------------------------------------------ the run
@@ -236,19 +300,28 @@ def _saved_epoch(path: Path) -> int:
         return 0
 
 
-def _loaders(args: argparse.Namespace, ctx: distributed.Context, train_set: Any, val_set: Any,
-             first_epoch: int) -> tuple[Any, Any]:
-    train = distributed.train_loader(train_set, global_batch=args.batch_size, ctx=ctx,
-                                     seed=args.seed, workers=args.workers, epoch=first_epoch)
+def _loaders(
+    args: argparse.Namespace, ctx: distributed.Context, train_set: Any, val_set: Any, first_epoch: int
+) -> tuple[Any, Any]:
+    train = distributed.train_loader(
+        train_set,
+        global_batch=args.batch_size,
+        ctx=ctx,
+        seed=args.seed,
+        workers=args.workers,
+        epoch=first_epoch,
+    )
     if args.crash_at_epoch and ctx.rank == 1 and ctx.restart_count == 0:
         train = CrashInEpoch(train, args.crash_at_epoch)
-    val = distributed.eval_loader(val_set, batch_size=max(1, args.batch_size // ctx.world_size),
-                                  ctx=ctx, workers=args.workers)
+    val = distributed.eval_loader(
+        val_set, batch_size=max(1, args.batch_size // ctx.world_size), ctx=ctx, workers=args.workers
+    )
     return train, val
 
 
-def run(args: argparse.Namespace, ctx: distributed.Context, train_set: Any, val_set: Any,
-        scratch: Path) -> engine.History:
+def run(
+    args: argparse.Namespace, ctx: distributed.Context, train_set: Any, val_set: Any, scratch: Path
+) -> engine.History:
     """Build the model and loaders and train with ``engine.fit``; the History (identical on every rank)."""
     config.seed_everything(args.seed)
     model = MODELS[args.model](num_classes=len(train_set.classes)).to(ctx.device)
@@ -257,17 +330,32 @@ def run(args: argparse.Namespace, ctx: distributed.Context, train_set: Any, val_
     resume = (args.resume or ctx.restart_count > 0) and path.is_file()
     train, val = _loaders(args, ctx, train_set, val_set, _saved_epoch(path) + 1 if resume else 1)
     if ctx.is_main:
-        print(f"[course] {ctx.world_size} process(es) on {ctx.device.type} ({ctx.backend or 'no process group'})"
-              f" | global batch {args.batch_size} = {ctx.world_size} x {args.batch_size // ctx.world_size}"
-              f" | {len(train_set):,} training, {len(val_set):,} validation images"
-              + (f" | attempt {ctx.restart_count + 1}" if ctx.restart_count else ""), flush=True)
+        print(
+            f"[course] {ctx.world_size} process(es) on {ctx.device.type}"
+            f" ({ctx.backend or 'no process group'})"
+            f" | global batch {args.batch_size} = {ctx.world_size} x {args.batch_size // ctx.world_size}"
+            f" | {len(train_set):,} training, {len(val_set):,} validation images"
+            + (f" | attempt {ctx.restart_count + 1}" if ctx.restart_count else ""),
+            flush=True,
+        )
     quiet = contextlib.nullcontext() if ctx.is_main else contextlib.redirect_stdout(io.StringIO())
     with quiet:  # only rank 0 prints; errors still reach every rank's stderr
-        return engine.fit(distributed.wrap(model, ctx), train, val, epochs=args.epochs,
-                          optimizer=optimizer, criterion=nn.CrossEntropyLoss(), device=ctx.device,
-                          log_every=args.log_every if ctx.is_main else None, checkpoint=path,
-                          resume=resume, amp=args.amp, channels_last=args.channels_last,
-                          progress=ctx.is_main and sys.stderr.isatty(), verbose=ctx.is_main)
+        return engine.fit(
+            distributed.wrap(model, ctx),
+            train,
+            val,
+            epochs=args.epochs,
+            optimizer=optimizer,
+            criterion=nn.CrossEntropyLoss(),
+            device=ctx.device,
+            log_every=args.log_every if ctx.is_main else None,
+            checkpoint=path,
+            resume=resume,
+            amp=args.amp,
+            channels_last=args.channels_last,
+            progress=ctx.is_main and sys.stderr.isatty(),
+            verbose=ctx.is_main,
+        )
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -282,25 +370,53 @@ def _versions() -> dict[str, str]:
 
     from . import __version__
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "course_utils": __version__}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "course_utils": __version__,
+    }
 
 
-def result_of(args: argparse.Namespace, ctx: distributed.Context, history: engine.History,
-              source: str, sizes: tuple[int, int], seconds: float) -> dict[str, Any]:
+def result_of(
+    args: argparse.Namespace,
+    ctx: distributed.Context,
+    history: engine.History,
+    source: str,
+    sizes: tuple[int, int],
+    seconds: float,
+) -> dict[str, Any]:
     """What result.json holds: the last epoch's metrics and how the run was made."""
-    last = {name: values[-1] for name, values in history.to_dict().items()
-            if values and name not in ("epoch", "seconds")}
-    return {"model": args.model, "data": str(args.data), "data_source": source,
-            "train_samples": sizes[0], "val_samples": sizes[1], "epochs": len(history),
-            "batch_size": args.batch_size, "per_process_batch_size": args.batch_size // ctx.world_size,
-            "optimizer": args.optimizer, "lr": args.lr, "seed": args.seed,
-            "world_size": ctx.world_size, "backend": ctx.backend, "device": str(ctx.device),
-            "restarts": ctx.restart_count, "seconds": seconds, "final": last, "versions": _versions()}
+    last = {
+        name: values[-1]
+        for name, values in history.to_dict().items()
+        if values and name not in ("epoch", "seconds")
+    }
+    return {
+        "model": args.model,
+        "data": str(args.data),
+        "data_source": source,
+        "train_samples": sizes[0],
+        "val_samples": sizes[1],
+        "epochs": len(history),
+        "batch_size": args.batch_size,
+        "per_process_batch_size": args.batch_size // ctx.world_size,
+        "optimizer": args.optimizer,
+        "lr": args.lr,
+        "seed": args.seed,
+        "world_size": ctx.world_size,
+        "backend": ctx.backend,
+        "device": str(ctx.device),
+        "restarts": ctx.restart_count,
+        "seconds": seconds,
+        "final": last,
+        "versions": _versions(),
+    }
 
 
-def save_outputs(args: argparse.Namespace, ctx: distributed.Context, history: engine.History,
-                 result: dict[str, Any]) -> None:
+def save_outputs(
+    args: argparse.Namespace, ctx: distributed.Context, history: engine.History, result: dict[str, Any]
+) -> None:
     """Rank 0 writes history.json, result.json and (with --tensorboard) the TensorBoard events."""
     _write_json(args.out / HISTORY, history.to_dict())
     _write_json(args.out / RESULT, result)
@@ -309,7 +425,7 @@ def save_outputs(args: argparse.Namespace, ctx: distributed.Context, history: en
 
         with SummaryWriter(str(args.out / "tensorboard")) as writer:
             for name, values in history.to_dict().items():
-                for epoch, value in zip(history.epoch, values if name != "epoch" else ()):
+                for epoch, value in zip(history.epoch, values if name != "epoch" else (), strict=False):
                     writer.add_scalar(name, value, epoch)
     print(f"[course] wrote {args.out / CHECKPOINT}, {HISTORY} and {RESULT} in {args.out}", flush=True)
 
@@ -328,8 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (data.DataFileError, FileNotFoundError) as err:  # check=False is not an option here
         parser.error(f"--data {args.data}: {err}".replace(" (or pass check=False to skip this check)", ""))
     if len(val_set) < distributed.world_size_from_env():
-        parser.error(f"{len(val_set)} validation images cannot be shared by "
-                     f"{distributed.world_size_from_env()} processes")
+        parser.error(
+            f"{len(val_set)} validation images cannot be shared by "
+            f"{distributed.world_size_from_env()} processes"
+        )
     if args.tensorboard and rank == 0 and not tensorboard_available():
         print(NO_TENSORBOARD, file=sys.stderr, flush=True)
     ctx = distributed.start(cuda=not args.cpu)
@@ -339,8 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.out.mkdir(parents=True, exist_ok=True)
             history = run(args, ctx, train_set, val_set, Path(scratch))
         if ctx.is_main:
-            result = result_of(args, ctx, history, source, (len(train_set), len(val_set)),
-                               time.perf_counter() - start_time)
+            result = result_of(
+                args, ctx, history, source, (len(train_set), len(val_set)), time.perf_counter() - start_time
+            )
             save_outputs(args, ctx, history, result)
     finally:
         distributed.stop(ctx)

@@ -12,6 +12,7 @@ may be an ``engine.History`` or any object or dict with the lists ``epoch``,
 ``train_loss``, ``train_acc``, ``val_loss`` and ``val_acc`` (accuracies as
 fractions; they are drawn in percent). Empty ``val_*`` lists are skipped.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,14 +31,24 @@ from .data.transforms import channel_stats
 from .engine import eval_mode
 
 __all__ = [
-    "im_convert", "show_batch", "plot_confusion_matrix", "plot_per_class_accuracy",
-    "plot_history", "compare_histories", "layer_shapes", "LayerShapes", "LayerRow",
-    "LivePlot", "in_notebook_kernel",
+    "im_convert",
+    "show_batch",
+    "plot_confusion_matrix",
+    "plot_per_class_accuracy",
+    "plot_history",
+    "compare_histories",
+    "layer_shapes",
+    "LayerShapes",
+    "LayerRow",
+    "LivePlot",
+    "in_notebook_kernel",
 ]
 
-_SHAPE_HELP = ("expected one image of shape (C, H, W) with C in {{1, 3}} and mean/std of "
-               "length 1 or C; got {got}. For a batch, convert images one at a time: "
-               "im_convert(batch[i])")
+_SHAPE_HELP = (
+    "expected one image of shape (C, H, W) with C in {{1, 3}} and mean/std of "
+    "length 1 or C; got {got}. For a batch, convert images one at a time: "
+    "im_convert(batch[i])"
+)
 
 
 # ---------------------------------------------------------------- images
@@ -72,10 +83,16 @@ def im_convert(
 
 
 def show_batch(
-    images: torch.Tensor | Sequence[torch.Tensor], labels: Sequence[int] | torch.Tensor,
-    classes: Sequence[str], *, preds: Sequence[int] | torch.Tensor | None = None,
-    ncols: int = 10, n: int | None = 20, mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None, figsize: tuple[float, float] | None = None,
+    images: torch.Tensor | Sequence[torch.Tensor],
+    labels: Sequence[int] | torch.Tensor,
+    classes: Sequence[str],
+    *,
+    preds: Sequence[int] | torch.Tensor | None = None,
+    ncols: int = 10,
+    n: int | None = 20,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
     """A grid of the first ``n`` images (all with ``n=None``) titled with their class names.
 
@@ -145,8 +162,15 @@ def plot_confusion_matrix(cm: Any, classes: Sequence[str], *, normalize: bool = 
         threshold = matrix.max() / 2 if matrix.size else 0
         for (i, j), value in np.ndenumerate(matrix):
             text = f"{value:.2f}" if normalize else f"{int(round(value))}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if value > threshold else "black")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if value > threshold else "black",
+            )
     return fig
 
 
@@ -159,10 +183,11 @@ def plot_per_class_accuracy(acc: Any, classes: Sequence[str]) -> Figure:
     ax = fig.subplots()
     heights = np.nan_to_num(percent, nan=0.0)
     bars = ax.bar(range(len(classes)), heights, color="tab:blue")
-    for bar, value in zip(bars, percent):
+    for bar, value in zip(bars, percent, strict=False):
         label = "n/a" if np.isnan(value) else f"{value:.0f}%"
-        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8
+        )
     if not np.all(np.isnan(percent)):
         mean = np.nanmean(percent)
         ax.axhline(mean, color="gray", linestyle="--", label=f"mean of the classes: {mean:.0f}%")
@@ -189,8 +214,9 @@ def _series(history: Any, name: str) -> list[float]:
     return [float(v) for v in (values or [])]
 
 
-def _draw_history(axes: Sequence[Any], history: Any, *, color: str | None,
-                  prefix: str = "", train_style: str = "--") -> None:
+def _draw_history(
+    axes: Sequence[Any], history: Any, *, color: str | None, prefix: str = "", train_style: str = "--"
+) -> None:
     """Training (``train_style``) and validation (solid) loss/accuracy curves on two axes."""
     length = max(len(_series(history, "train_loss")), len(_series(history, "val_loss")))
     epochs = _series(history, "epoch") or list(range(1, length + 1))
@@ -198,15 +224,22 @@ def _draw_history(axes: Sequence[Any], history: Any, *, color: str | None,
         for split, label, style in (("train", "training", train_style), ("val", "validation", "-")):
             values = [v * scale for v in _series(history, f"{split}_{metric}")]
             if values:
-                ax.plot(epochs[:len(values)], values, style, marker="o", markersize=3,
-                        color=color, label=f"{prefix}{label}")
+                ax.plot(
+                    epochs[: len(values)],
+                    values,
+                    style,
+                    marker="o",
+                    markersize=3,
+                    color=color,
+                    label=f"{prefix}{label}",
+                )
 
 
 def _history_figure(title: str | None) -> tuple[Figure, Any]:
     """An empty two-panel (loss, accuracy) figure."""
     fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2)
-    for ax, ylabel in zip(axes, ("loss", "accuracy (%)")):
+    for ax, ylabel in zip(axes, ("loss", "accuracy (%)"), strict=False):
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.set_title(ylabel.split()[0])
@@ -261,8 +294,9 @@ class LayerShapes(list):
         rows = [("layer", "type", "output shape")]
         rows += [(r.name, r.type, " x ".join(map(str, r.output_shape))) for r in self]
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
-                 for row in rows]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows
+        ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
@@ -282,13 +316,39 @@ def _shape_of(output: Any) -> tuple:
     return ()
 
 
-_FUNCTIONAL = frozenset({
-    "relu", "relu_", "relu6", "gelu", "silu", "elu", "leaky_relu", "sigmoid", "tanh",
-    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
-    "flatten", "view", "reshape", "dropout", "dropout2d", "softmax", "log_softmax",
-    "conv1d", "conv2d", "linear", "batch_norm",
-})
+_FUNCTIONAL = frozenset(
+    {
+        "relu",
+        "relu_",
+        "relu6",
+        "gelu",
+        "silu",
+        "elu",
+        "leaky_relu",
+        "sigmoid",
+        "tanh",
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "avg_pool1d",
+        "avg_pool2d",
+        "avg_pool3d",
+        "adaptive_avg_pool1d",
+        "adaptive_avg_pool2d",
+        "adaptive_max_pool2d",
+        "flatten",
+        "view",
+        "reshape",
+        "dropout",
+        "dropout2d",
+        "softmax",
+        "log_softmax",
+        "conv1d",
+        "conv2d",
+        "linear",
+        "batch_norm",
+    }
+)
 
 
 class _FunctionalRecorder(torch.overrides.TorchFunctionMode):
@@ -306,13 +366,11 @@ class _FunctionalRecorder(torch.overrides.TorchFunctionMode):
             self.counts[name] = self.counts.get(name, 0) + 1
             parent = self.stack[-1][0] if self.stack else ""
             label = f"{parent}.{name}" if parent else name
-            self.rows.append(LayerRow(f"{label}_{self.counts[name]}", f"F.{name}",
-                                      tuple(output.shape)))
+            self.rows.append(LayerRow(f"{label}_{self.counts[name]}", f"F.{name}", tuple(output.shape)))
         return output
 
 
-def _attach_hooks(model: nn.Module, rows: LayerShapes,
-                  stack: list[tuple[str, bool]]) -> list[Any]:
+def _attach_hooks(model: nn.Module, rows: LayerShapes, stack: list[tuple[str, bool]]) -> list[Any]:
     """Forward hooks: every module pushes itself on ``stack``; leaf modules add a row."""
     handles = []
     for name, module in model.named_modules():
@@ -321,19 +379,16 @@ def _attach_hooks(model: nn.Module, rows: LayerShapes,
         def pre(mod: nn.Module, inputs: Any, name: str = name, leaf: bool = leaf) -> None:
             stack.append((name, leaf))
 
-        def post(mod: nn.Module, inputs: Any, output: Any, name: str = name,
-                 leaf: bool = leaf) -> None:
+        def post(mod: nn.Module, inputs: Any, output: Any, name: str = name, leaf: bool = leaf) -> None:
             stack.pop()
             if leaf:
-                rows.append(LayerRow(name or type(mod).__name__, type(mod).__name__,
-                                     _shape_of(output)))
+                rows.append(LayerRow(name or type(mod).__name__, type(mod).__name__, _shape_of(output)))
 
         handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
     return handles
 
 
-def layer_shapes(model: nn.Module, input_shape: Sequence[int], *,
-                 functional: bool = True) -> LayerShapes:
+def layer_shapes(model: nn.Module, input_shape: Sequence[int], *, functional: bool = True) -> LayerShapes:
     """The output shape of every layer for one zeros input of ``input_shape`` (batch dim included).
 
     Forward hooks on the leaf modules (``conv1``, ``pool``, ``fc1`` ...) record
@@ -368,7 +423,10 @@ def layer_shapes(model: nn.Module, input_shape: Sequence[int], *,
 
 
 def in_notebook_kernel() -> bool:
-    """True inside a running IPython kernel (Jupyter, Colab, nbval), False in plain Python / terminal IPython."""
+    """True inside a running IPython kernel (Jupyter, Colab, nbval).
+
+    False in plain Python and in terminal IPython.
+    """
     if "IPython" not in sys.modules:
         return False
     from IPython import get_ipython
@@ -387,8 +445,7 @@ class LivePlot:
 
     def __init__(self, *, title: str | None = None) -> None:
         self.title = title
-        self.active = (os.environ.get("COURSE_LIVE_PLOT", "1").strip() != "0"
-                       and in_notebook_kernel())
+        self.active = os.environ.get("COURSE_LIVE_PLOT", "1").strip() != "0" and in_notebook_kernel()
         self.handle: Any = None
 
     def update(self, history: Any) -> None:

@@ -23,15 +23,16 @@ How it is displayed (no guessing about the frontend is needed):
 * **Google Colab** (``google.colab`` imported): the widget alone.
 * ``COURSE_WIDGETS=0`` in the environment: the static PNG alone (for CI).
 """
+
 from __future__ import annotations
 
 import io
 import os
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
@@ -52,9 +53,15 @@ MAX_SHOWN = 48
 COLUMNS = 8  # images per row; rows of originals and their augmented copies alternate
 TILE = 96  # pixels per image in the grid
 #: Slider ``(min, max, step)`` per AugmentSpec field.
-SLIDERS = {"hflip": (0.0, 1.0, 0.05), "degrees": (0.0, 180.0, 1.0), "shear": (0.0, 45.0, 1.0),
-           "scale": (0.5, 1.5, 0.05), "brightness": (0.0, 1.0, 0.05),
-           "contrast": (0.0, 1.0, 0.05), "saturation": (0.0, 1.0, 0.05)}
+SLIDERS = {
+    "hflip": (0.0, 1.0, 0.05),
+    "degrees": (0.0, 180.0, 1.0),
+    "shear": (0.0, 45.0, 1.0),
+    "scale": (0.5, 1.5, 0.05),
+    "brightness": (0.0, 1.0, 0.05),
+    "contrast": (0.0, 1.0, 0.05),
+    "saturation": (0.0, 1.0, 0.05),
+}
 _SEED_MAX = 2**31 - 1
 
 
@@ -64,15 +71,16 @@ def _to_pil(image: Any, mean: Sequence[float] | None, std: Sequence[float] | Non
     if isinstance(image, Image.Image):
         return image if image.mode in ("L", "RGB") else image.convert("RGB")
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim in (2, 3):
-        return Image.fromarray(image.squeeze(-1) if image.ndim == 3 and image.shape[-1] == 1
-                               else image)
+        return Image.fromarray(image.squeeze(-1) if image.ndim == 3 and image.shape[-1] == 1 else image)
     if isinstance(image, torch.Tensor):
         if image.dtype == torch.uint8:
             return T.functional.to_pil_image(image.detach().cpu())
         array = viz.im_convert(image, mean, std)  # ValueError for anything but (C, H, W)
         return Image.fromarray((array * 255).round().astype(np.uint8))
-    raise TypeError("AugmentationExplorer needs a dataset of PIL images, uint8 arrays (H, W[, C]) "
-                    f"or image tensors (C, H, W); got an item of type {type(image).__name__}")
+    raise TypeError(
+        "AugmentationExplorer needs a dataset of PIL images, uint8 arrays (H, W[, C]) "
+        f"or image tensors (C, H, W); got an item of type {type(image).__name__}"
+    )
 
 
 def _check_seed(value: Any) -> int:
@@ -103,13 +111,16 @@ class AugmentationRenderer:
     images are ever loaded from ``dataset``.
     """
 
-    def __init__(self, dataset: Any, n: int, *, mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, dataset: Any, n: int, *, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
+    ) -> None:
         if n < 1 or len(dataset) == 0:
             raise ValueError(f"need n >= 1 and a non-empty dataset; got n={n}, len={len(dataset)}")
         if n > MAX_SHOWN:
-            warnings.warn(f"AugmentationExplorer draws at most {MAX_SHOWN} images; showing "
-                          f"{MAX_SHOWN} of n={n}", stacklevel=3)
+            warnings.warn(
+                f"AugmentationExplorer draws at most {MAX_SHOWN} images; showing {MAX_SHOWN} of n={n}",
+                stacklevel=3,
+            )
         self.dataset, self.mean, self.std = dataset, mean, std
         self.count = min(n, MAX_SHOWN, len(dataset))
         self.originals: list[Image.Image] = []
@@ -119,8 +130,10 @@ class AugmentationRenderer:
     def pick(self, seed: int) -> None:
         """Load ``count`` images chosen by ``seed`` and convert them to PIL."""
         picks = np.random.default_rng(seed).choice(len(self.dataset), self.count, replace=False)
-        pairs = [item if isinstance(item, (tuple, list)) else (item, None)
-                 for item in (self.dataset[int(i)] for i in picks)]
+        pairs = [
+            item if isinstance(item, (tuple, list)) else (item, None)
+            for item in (self.dataset[int(i)] for i in picks)
+        ]
         self.originals = [_to_pil(image, self.mean, self.std) for image, _ in pairs]
         self.labels = [None if label is None else int(label) for _, label in pairs]
 
@@ -138,13 +151,18 @@ class AugmentationRenderer:
 
     def grid(self) -> torch.Tensor:
         """``(3, H, W)`` float grid: rows of :data:`COLUMNS` originals, each above its augmented copies."""
+
         def tiles(images: list[Image.Image]) -> torch.Tensor:
             x = torch.stack([T.functional.pil_to_tensor(im.convert("RGB")) for im in images]).float() / 255
-            mode = "nearest" if TILE >= max(x.shape[-2:]) else "bilinear"
+            mode = "nearest" if max(x.shape[-2:]) <= TILE else "bilinear"
             return torch.nn.functional.interpolate(x, size=(TILE, TILE), mode=mode)
+
         before, after = tiles(self.originals), tiles(self.augmented)
-        rows = [part for start in range(0, self.count, COLUMNS)
-                for part in (before[start:start + COLUMNS], after[start:start + COLUMNS])]
+        rows = [
+            part
+            for start in range(0, self.count, COLUMNS)
+            for part in (before[start : start + COLUMNS], after[start : start + COLUMNS])
+        ]
         columns = min(COLUMNS, self.count)
         padded = [torch.cat([r, r.new_ones(columns - len(r), *r.shape[1:])]) for r in rows]
         return make_grid(torch.cat(padded), nrow=columns, padding=4, pad_value=1.0)
@@ -160,8 +178,9 @@ class AugmentationRenderer:
         """The grid in one matplotlib axes, class names above the originals."""
         grid = self.grid().permute(1, 2, 0).numpy()
         columns = min(COLUMNS, self.count)
-        fig = Figure(figsize=(1.3 * columns + 0.6, 1.3 * 2 * -(-self.count // COLUMNS) + 0.6),
-                     layout="constrained")
+        fig = Figure(
+            figsize=(1.3 * columns + 0.6, 1.3 * 2 * -(-self.count // COLUMNS) + 0.6), layout="constrained"
+        )
         ax = fig.subplots()
         ax.imshow(grid)
         ax.set_xticks([])
@@ -169,8 +188,14 @@ class AugmentationRenderer:
         for i, label in enumerate(self.labels):
             if classes is not None and label is not None:
                 x, y = 4 + (TILE + 4) * (i % COLUMNS), 4 + 2 * (TILE + 4) * (i // COLUMNS)
-                ax.text(x + 2, y + 2, str(classes[label]), fontsize=7, va="top",
-                        bbox={"facecolor": "white", "alpha": 0.7, "pad": 1, "linewidth": 0})
+                ax.text(
+                    x + 2,
+                    y + 2,
+                    str(classes[label]),
+                    fontsize=7,
+                    va="top",
+                    bbox={"facecolor": "white", "alpha": 0.7, "pad": 1, "linewidth": 0},
+                )
         fig.suptitle(title, fontsize=9)
         return fig
 
@@ -184,22 +209,37 @@ class AugmentControls:
     """
 
     def __init__(self, spec: AugmentSpec, seed: int) -> None:
-        self.boxes = {name: W.Checkbox(value=True, description=name, indent=False,
-                                       layout=W.Layout(width="190px")) for name in AugmentSpec.GROUPS}
-        self.sliders = {key: (W.FloatRangeSlider if key == "scale" else W.FloatSlider)(
-            min=low, max=high, step=step, description=key, style={"description_width": "initial"},
-            continuous_update=False, readout_format=".2f", layout=W.Layout(width="280px"))
-            for key, (low, high, step) in SLIDERS.items()}
-        self.seed_box = W.BoundedIntText(value=_check_seed(seed), min=0, max=_SEED_MAX,
-                                         description="seed", layout=W.Layout(width="160px"))
+        self.boxes = {
+            name: W.Checkbox(value=True, description=name, indent=False, layout=W.Layout(width="190px"))
+            for name in AugmentSpec.GROUPS
+        }
+        self.sliders = {
+            key: (W.FloatRangeSlider if key == "scale" else W.FloatSlider)(
+                min=low,
+                max=high,
+                step=step,
+                description=key,
+                style={"description_width": "initial"},
+                continuous_update=False,
+                readout_format=".2f",
+                layout=W.Layout(width="280px"),
+            )
+            for key, (low, high, step) in SLIDERS.items()
+        }
+        self.seed_box = W.BoundedIntText(
+            value=_check_seed(seed), min=0, max=_SEED_MAX, description="seed", layout=W.Layout(width="160px")
+        )
         self.button = W.Button(description="Resample", icon="refresh")
         self.show(spec)
 
     @property
     def spec(self) -> AugmentSpec:
         """The augmentation the widgets show."""
-        values = {key: self.sliders[key].value if self.boxes[name].value else None
-                  for name, keys in AugmentSpec.GROUPS.items() for key in keys}
+        values = {
+            key: self.sliders[key].value if self.boxes[name].value else None
+            for name, keys in AugmentSpec.GROUPS.items()
+            for key in keys
+        }
         if values["scale"] is not None:
             values["scale"] = tuple(values["scale"])
         return AugmentSpec(**values)
@@ -222,8 +262,10 @@ class AugmentControls:
 
     def layout(self, image: W.Image) -> W.VBox:
         """A row per transform, the seed row, a caption and ``image``."""
-        rows = [W.HBox([box, *(self.sliders[k] for k in AugmentSpec.GROUPS[name])])
-                for name, box in self.boxes.items()]
+        rows = [
+            W.HBox([box, *(self.sliders[k] for k in AugmentSpec.GROUPS[name])])
+            for name, box in self.boxes.items()
+        ]
         caption = W.HTML("<b>rows:</b> original, then the same images augmented")
         return W.VBox([*rows, W.HBox([self.seed_box, self.button]), caption, image])
 
@@ -248,9 +290,17 @@ class AugmentationExplorer:
     the widgets show, :meth:`state` the same as a plain dict.
     """
 
-    def __init__(self, dataset: Any, n: int = 8, seed: int = 0, *, spec: AugmentSpec | None = None,
-                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                 **fields: Any) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        n: int = 8,
+        seed: int = 0,
+        *,
+        spec: AugmentSpec | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        **fields: Any,
+    ) -> None:
         self.renderer = AugmentationRenderer(dataset, n, mean=mean, std=std)
         self.dataset, self._hold = dataset, False
         self.controls = AugmentControls((spec or AugmentSpec()).replace(**fields), seed)
@@ -358,8 +408,7 @@ class AugmentationExplorer:
 
     def __repr__(self) -> str:
         names = ", ".join(type(t).__name__ for t in self.augmentations) or "none"
-        return (f"AugmentationExplorer(n={self.renderer.count}, seed={self.seed}, "
-                f"augmentations=[{names}])")
+        return f"AugmentationExplorer(n={self.renderer.count}, seed={self.seed}, augmentations=[{names}])"
 
 
 def _in_colab() -> bool:

@@ -3,6 +3,7 @@
 ``make site`` runs docs/make_site.py, which stages the executed notebooks and the generated
 pages in build/site-src/ and builds them with this configuration into build/site/.
 """
+
 from __future__ import annotations
 
 import sys

@@ -12,17 +12,18 @@ file; widgets replaced by their still picture and a sentence saying the controls
 kernel; machine paths (the checkout, the data folder, the virtual environment, home and
 temporary folders) replaced by short names.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import re
-import shutil
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
@@ -39,11 +40,13 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 WIDGET_NOTE = (
     "*The picture above is this widget with its default settings. Its controls need a running "
     "Python kernel: open the notebook in JupyterLab (`make lab`) or in Colab (link at the top "
-    "of this page) to use them.*")
+    "of this page) to use them.*"
+)
 # Absolute paths under these roots name a machine; the site keeps only their last part.
 _MACHINE_PATH = re.compile(
     r"(?<![\w.~<>$-])(?:/(?:home|Users|work|tmp|root|opt|usr|var|mnt|srv|private|scratch|data)"
-    r"|[A-Za-z]:\\\\?(?:Users|Windows|Program Files))(?:[/\\]+[^\s'\"()<>\[\]:,;|`*]+)+")
+    r"|[A-Za-z]:\\\\?(?:Users|Windows|Program Files))(?:[/\\]+[^\s'\"()<>\[\]:,;|`*]+)+"
+)
 
 
 class SiteError(RuntimeError):
@@ -67,8 +70,12 @@ def colab_url(notebook: str) -> str | None:
 def machine_prefixes() -> list[tuple[str, str]]:
     """Known folders of this machine and the short name each becomes on the site (any
     other absolute path, under /tmp or a home folder say, keeps only its last part)."""
-    pairs = [(os.environ.get("COURSE_DATA_DIR", ""), "$COURSE_DATA_DIR"),
-             (str(report.build_dir()), "build"), (str(REPO), "<course>"), (sys.prefix, "<venv>")]
+    pairs = [
+        (os.environ.get("COURSE_DATA_DIR", ""), "$COURSE_DATA_DIR"),
+        (str(report.build_dir()), "build"),
+        (str(REPO), "<course>"),
+        (sys.prefix, "<venv>"),
+    ]
     pairs = [(str(Path(p).resolve()) if p else "", name) for p, name in pairs] + pairs
     return sorted({(p, n) for p, n in pairs if len(p) > 1}, key=lambda pair: -len(pair[0]))
 
@@ -105,8 +112,11 @@ def _joined(value: str | list[str]) -> str:
 # ---------------------------------------------------------------------- notebooks
 def count_figures(nb: dict[str, Any]) -> int:
     """How many images a notebook's outputs hold (one per output, as a page shows them)."""
-    return sum(any(t in out.get("data", {}) for t in IMAGE_TYPES)
-               for cell in nb["cells"] for out in cell.get("outputs", []))
+    return sum(
+        any(t in out.get("data", {}) for t in IMAGE_TYPES)
+        for cell in nb["cells"]
+        for out in cell.get("outputs", [])
+    )
 
 
 def title_of(nb: dict[str, Any], fallback: str) -> str:
@@ -150,16 +160,21 @@ def run_box(run: dict[str, Any], rel: str, page_dir: str) -> str:
     colab = colab_url(rel)
     links = ([f"[Open in Colab]({colab})"] if colab else []) + [
         f"[the notebook file]({repo_url()}/blob/{REPO_BRANCH}/{rel})",
-        f"[all results]({page_dir}results.md)"]
-    return ("```{admonition} The run behind this page\n:class: note course-run\n"
-            f"{run_sentence(run)}\n\n" + " · ".join(links) + "\n```\n")
+        f"[all results]({page_dir}results.md)",
+    ]
+    return (
+        "```{admonition} The run behind this page\n:class: note course-run\n"
+        f"{run_sentence(run)}\n\n" + " · ".join(links) + "\n```\n"
+    )
 
 
 def run_sentence(run: dict[str, Any]) -> str:
-    """"Executed by make course on DATE in the PROFILE profile on DEVICE; data: SOURCE."."""
-    parts = [f"Executed by `make course` on {run.get('date') or 'an unrecorded date'}",
-             f"in the **{run.get('profile', 'unrecorded')}** profile",
-             f"on **{run.get('device', 'an unrecorded device')}**"]
+    """ "Executed by make course on DATE in the PROFILE profile on DEVICE; data: SOURCE."."""
+    parts = [
+        f"Executed by `make course` on {run.get('date') or 'an unrecorded date'}",
+        f"in the **{run.get('profile', 'unrecorded')}** profile",
+        f"on **{run.get('device', 'an unrecorded device')}**",
+    ]
     sentence = " ".join(parts) + f"; data: {run.get('data') or 'not recorded by this notebook'}."
     if run.get("failed"):
         sentence += f" **This notebook stopped with an error:** {run['failed']}."
@@ -170,17 +185,25 @@ def run_of(nb: dict[str, Any], result: dict[str, Any] | None) -> dict[str, Any]:
     """Profile, device, data and date of a notebook's run: its recorded result, else what
     ``make course`` stamped into the executed copy."""
     stamp = dict(nb.get("metadata", {}).get("course_run", {}))
-    run = {"profile": stamp.get("profile"), "device": stamp.get("device"),
-           "date": str(stamp.get("executed_at", ""))[:10], "failed": stamp.get("failed")}
+    run = {
+        "profile": stamp.get("profile"),
+        "device": stamp.get("device"),
+        "date": str(stamp.get("executed_at", ""))[:10],
+        "failed": stamp.get("failed"),
+    }
     if result:
-        run.update(profile=result["profile"], device=result["device"],
-                   data=report.short_source(result["data_source"]),
-                   date=str(result.get("recorded_at", ""))[:10])
+        run.update(
+            profile=result["profile"],
+            device=result["device"],
+            data=report.short_source(result["data_source"]),
+            date=str(result.get("recorded_at", ""))[:10],
+        )
     return {k: v for k, v in run.items() if v}
 
 
-def stage_notebook(src: Path, rel: str, results: dict[str, dict[str, Any]], out: Path,
-                   prefixes: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def stage_notebook(
+    src: Path, rel: str, results: dict[str, dict[str, Any]], out: Path, prefixes: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
     """Write the page's copy of one executed notebook to ``out``; returns facts for the index."""
     nb = json.loads(src.read_text())
     figures = count_figures(nb)
@@ -191,12 +214,17 @@ def stage_notebook(src: Path, rel: str, results: dict[str, dict[str, Any]], out:
     lesson = "/solutions/" not in rel  # a solutions notebook records no results of its own
     run = run_of(nb, results.get(src.stem[:2]) if lesson else None)
     box = _markdown_cell(run_box(run, rel, "../" * rel.count("/")), "course-run-box")
-    heading = next((i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown"
-                    and re.search(r"^#\s", _joined(c["source"]), re.M)), -1)
+    heading = next(
+        (
+            i
+            for i, c in enumerate(nb["cells"])
+            if c["cell_type"] == "markdown" and re.search(r"^#\s", _joined(c["source"]), re.M)
+        ),
+        -1,
+    )
     # The page opens with the title, then the run box; cells above the title (the Colab
     # install cell) follow them.
-    title = nb["cells"].pop(heading) if heading >= 0 else \
-        _markdown_cell(f"# {src.stem}", "course-title")
+    title = nb["cells"].pop(heading) if heading >= 0 else _markdown_cell(f"# {src.stem}", "course-title")
     nb["cells"][:0] = [title, box]
     _write_if_changed(out, json.dumps(nb, indent=1, ensure_ascii=False))
     return {"rel": rel, "title": title_of(nb, src.stem), "figures": figures, "run": run}
@@ -207,8 +235,9 @@ def readme_section(readme: str, heading: str) -> str:
     """The body of README's ``## heading`` section (up to the next ``## ``)."""
     match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", readme, re.S | re.M)
     if not match:
-        raise SiteError(f"README.md has no '## {heading}' section; the landing page takes "
-                        "the lesson table from it")
+        raise SiteError(
+            f"README.md has no '## {heading}' section; the landing page takes the lesson table from it"
+        )
     return match[1].strip()
 
 
@@ -222,17 +251,21 @@ def link_lessons(table: str, pages: dict[str, str]) -> str:
 def site_banner(runs: Iterable[dict[str, Any]]) -> str:
     """One sentence for the landing and results pages: which runs the site shows."""
     runs = list(runs)
-    values = {key: sorted({part for r in runs if r.get(key) for part in r[key].split(", ")})
-              for key in ("profile", "device", "data", "date")}
+    values = {
+        key: sorted({part for r in runs if r.get(key) for part in r[key].split(", ")})
+        for key in ("profile", "device", "data", "date")
+    }
     if not runs:
         return "No notebook of this site recorded a run."
-    return ("```{admonition} The runs behind this site\n:class: note course-run\n"
-            f"Outputs and figures come from `make course` runs on {', '.join(values['date']) or '?'}"
-            f" in the **{', '.join(values['profile']) or '?'}** profile on "
-            f"**{', '.join(values['device']) or '?'}**; data: "
-            f"{'; '.join(values['data']) or 'not recorded'}. Figures measured on the CIFAR-10 "
-            "subset or the offline stand-in are not the tutorials' figures: the "
-            "[results](results.md) page puts each beside the source's.\n```\n")
+    return (
+        "```{admonition} The runs behind this site\n:class: note course-run\n"
+        f"Outputs and figures come from `make course` runs on {', '.join(values['date']) or '?'}"
+        f" in the **{', '.join(values['profile']) or '?'}** profile on "
+        f"**{', '.join(values['device']) or '?'}**; data: "
+        f"{'; '.join(values['data']) or 'not recorded'}. Figures measured on the CIFAR-10 "
+        "subset or the offline stand-in are not the tutorials' figures: the "
+        "[results](results.md) page puts each beside the source's.\n```\n"
+    )
 
 
 def landing_page(readme: str, pages: dict[str, str], banner: str, solutions: list[dict]) -> str:
@@ -242,19 +275,21 @@ def landing_page(readme: str, pages: dict[str, str], banner: str, solutions: lis
     notebooks = wide_tables(link_lessons(readme_section(readme, "The notebooks"), pages))
     notebooks = re.sub(r"^\| notebook \|", "| lesson |", notebooks, flags=re.M)
     sols = "".join(f"- [{s['title']}]({s['rel']})\n" for s in solutions)
-    return (f"# PyTorch image classification, end to end\n\n{banner}\n{intro}\n\n"
-            "## How to run it\n\n"
-            "- On your machine: the two commands above, then `make lab` opens the lessons in "
-            "JupyterLab.\n- In Colab: every lesson page links to *Open in Colab*; the first cell "
-            "installs the course package.\n- Or read them here: each page shows the outputs of "
-            "the run named at its top.\n\n"
-            f"## The lessons\n\n{notebooks}\n\n"
-            + (f"## Solutions to the exercises\n\n{sols}\n" if sols else "")
-            + "## Results\n\nThe [results table](results.md) lists every headline figure "
-            "beside the source tutorial's.\n\n"
-            + toctree("Lessons", [p for p in pages.values()])
-            + toctree("Solutions", [s["rel"] for s in solutions])
-            + toctree("Results", ["results.md"]))
+    return (
+        f"# PyTorch image classification, end to end\n\n{banner}\n{intro}\n\n"
+        "## How to run it\n\n"
+        "- On your machine: the two commands above, then `make lab` opens the lessons in "
+        "JupyterLab.\n- In Colab: every lesson page links to *Open in Colab*; the first cell "
+        "installs the course package.\n- Or read them here: each page shows the outputs of "
+        "the run named at its top.\n\n"
+        f"## The lessons\n\n{notebooks}\n\n"
+        + (f"## Solutions to the exercises\n\n{sols}\n" if sols else "")
+        + "## Results\n\nThe [results table](results.md) lists every headline figure "
+        "beside the source tutorial's.\n\n"
+        + toctree("Lessons", [p for p in pages.values()])
+        + toctree("Solutions", [s["rel"] for s in solutions])
+        + toctree("Results", ["results.md"])
+    )
 
 
 def toctree(caption: str, entries: Sequence[str]) -> str:
@@ -280,9 +315,12 @@ def results_page(results_dir: Path, banner: str, prefixes: Sequence[tuple[str, s
 def wide_tables(markdown: str) -> str:
     """Wrap each Markdown table in the theme's full-width container (docs/_static/course.css
     sets such tables in smaller type across the whole width instead of scrolling)."""
-    return re.sub(r"((?:^\|.*\n?)+)",
-                  lambda m: f"```{{container}} full-width\n{m[1].rstrip()}\n```\n",
-                  markdown, flags=re.M)
+    return re.sub(
+        r"((?:^\|.*\n?)+)",
+        lambda m: f"```{{container}} full-width\n{m[1].rstrip()}\n```\n",
+        markdown,
+        flags=re.M,
+    )
 
 
 # ---------------------------------------------------------------------- build
@@ -296,21 +334,24 @@ def _write_if_changed(path: Path, text: str) -> None:
 def executed_notebooks(notebooks: Path) -> list[tuple[Path, str]]:
     """``(executed copy, path in the repository)`` for every lesson and solutions notebook."""
     found = [(p, f"notebooks/{p.name}") for p in sorted(notebooks.glob("[0-9][0-9]_*.ipynb"))]
-    found += [(p, f"notebooks/solutions/{p.name}")
-              for p in sorted(notebooks.glob("solutions/[0-9][0-9]_*.ipynb"))]
+    found += [
+        (p, f"notebooks/solutions/{p.name}") for p in sorted(notebooks.glob("solutions/[0-9][0-9]_*.ipynb"))
+    ]
     if not found:
-        raise SiteError(f"no executed notebooks in {notebooks}: run `make course` first "
-                        "(it executes every lesson and keeps the executed copies there)")
+        raise SiteError(
+            f"no executed notebooks in {notebooks}: run `make course` first "
+            "(it executes every lesson and keeps the executed copies there)"
+        )
     return found
 
 
 def stage(notebooks: Path, results_dir: Path, src: Path) -> dict[str, Any]:
     """Write every page's source into ``src``; returns the staged pages' facts."""
     prefixes = machine_prefixes()
-    results = {r["notebook"]: r for r in report.load_results(results_dir)} \
-        if results_dir.is_dir() else {}
-    staged = [stage_notebook(path, rel, results, src / rel, prefixes)
-              for path, rel in executed_notebooks(notebooks)]
+    results = {r["notebook"]: r for r in report.load_results(results_dir)} if results_dir.is_dir() else {}
+    staged = [
+        stage_notebook(path, rel, results, src / rel, prefixes) for path, rel in executed_notebooks(notebooks)
+    ]
     wanted = {src / s["rel"] for s in staged} | {src / "index.md", src / "results.md"}
     for old in [*src.rglob("*.ipynb"), *src.rglob("*.md")]:
         if old not in wanted:  # a notebook that no longer exists
@@ -324,16 +365,27 @@ def stage(notebooks: Path, results_dir: Path, src: Path) -> dict[str, Any]:
     return {"pages": staged}
 
 
-def build(notebooks: Path, results_dir: Path, out: Path, *, work: Path | None = None,
-          quiet: bool = True) -> dict[str, Any]:
+def build(
+    notebooks: Path, results_dir: Path, out: Path, *, work: Path | None = None, quiet: bool = True
+) -> dict[str, Any]:
     """Stage the pages and run Sphinx; returns the pages, their figures and the seconds taken."""
     from sphinx.cmd.build import build_main
 
     start = time.perf_counter()
     work = work or out.parent / "site-src"
     facts = stage(notebooks, results_dir, work)
-    args = ["-b", "html", "-c", str(DOCS), "-d", str(work / ".doctrees"), "-n",
-            *(["-q"] if quiet else []), str(work), str(out)]
+    args = [
+        "-b",
+        "html",
+        "-c",
+        str(DOCS),
+        "-d",
+        str(work / ".doctrees"),
+        "-n",
+        *(["-q"] if quiet else []),
+        str(work),
+        str(out),
+    ]
     if build_main(args) != 0:
         raise SiteError(f"Sphinx could not build the site (sources in {work}); see its messages above")
     (out / ".nojekyll").touch()  # GitHub Pages: serve _static/ and _images/ as they are
@@ -355,9 +407,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"make site: {err}", file=sys.stderr)
         return 1
     pages = facts["pages"]
-    print(f"[course] site: {len(pages) + 2} pages ({len(pages)} notebooks), "
-          f"{sum(p['figures'] for p in pages)} figures, built in {facts['seconds']:.1f} s: "
-          f"open {args.out / 'index.html'}")
+    print(
+        f"[course] site: {len(pages) + 2} pages ({len(pages)} notebooks), "
+        f"{sum(p['figures'] for p in pages)} figures, built in {facts['seconds']:.1f} s: "
+        f"open {args.out / 'index.html'}"
+    )
     return 0
 
 

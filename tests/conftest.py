@@ -1,4 +1,5 @@
 """Shared fixtures: real data beside the checkout when present, and a clean environment."""
+
 from __future__ import annotations
 
 import os
@@ -76,7 +77,7 @@ def _quadrant_images(n: int = 256, seed: int = 0) -> TensorDataset:
     y = torch.arange(n) % 4
     for i, label in enumerate(y.tolist()):
         r, c = divmod(label, 2)
-        x[i, 0, 14 * r + 3: 14 * r + 11, 14 * c + 3: 14 * c + 11] += 2.0
+        x[i, 0, 14 * r + 3 : 14 * r + 11, 14 * c + 3 : 14 * c + 11] += 2.0
     return TensorDataset(x, y)
 
 
@@ -88,8 +89,9 @@ def _features(n: int = 64, seed: int = 0) -> TensorDataset:
 
 def _loader(ds: TensorDataset, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> DataLoader:
     """A DataLoader whose order comes from its own seeded generator."""
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle,
-                      generator=torch.Generator().manual_seed(seed))
+    return DataLoader(
+        ds, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 class SmallNet(nn.Module):
@@ -121,16 +123,35 @@ class DropoutNet(nn.Module):
 
 @pytest.fixture
 def toys() -> types.SimpleNamespace:
-    """quadrants(n, seed), features(n, seed), loader(ds, batch_size, shuffle=, seed=), SmallNet, DropoutNet."""
-    return types.SimpleNamespace(quadrants=_quadrant_images, features=_features, loader=_loader,
-                                 SmallNet=SmallNet, DropoutNet=DropoutNet)
+    """Toy data and models for fast tests.
+
+    quadrants(n, seed), features(n, seed), loader(ds, batch_size, shuffle=, seed=),
+    SmallNet, DropoutNet.
+    """
+    return types.SimpleNamespace(
+        quadrants=_quadrant_images,
+        features=_features,
+        loader=_loader,
+        SmallNet=SmallNet,
+        DropoutNet=DropoutNet,
+    )
 
 
 # ---- data
 # Fake data files in the real formats (as torchvision's datasets_utils.inject_fake_data
 # writes them), so the source, format and fallback tests run without ../shared/data.
-FAKE_CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                      "dog", "frog", "horse", "ship", "truck")
+FAKE_CIFAR_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 
 
 def write_idx(path: Path, array) -> Path:
@@ -171,8 +192,14 @@ def fake_cifar_subset(tmp_path: Path) -> Path:
     folder = tmp_path / "fake_subset"
     folder.mkdir()
     (x_train, y_train), (x_test, y_test) = fake_images(40, (32, 32, 3), 2), fake_images(20, (32, 32, 3), 3)
-    np.savez(folder / "cifar10_subset.npz", x_train=x_train, y_train=y_train, x_test=x_test,
-             y_test=y_test, classes=np.array(FAKE_CIFAR_CLASSES))
+    np.savez(
+        folder / "cifar10_subset.npz",
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        classes=np.array(FAKE_CIFAR_CLASSES),
+    )
     return folder
 
 
@@ -180,7 +207,7 @@ def fake_cifar_subset(tmp_path: Path) -> Path:
 SITE_SEARCH_WORD = "quokkasaurus"  # appears only in the first test lesson
 
 
-def _site_notebook(*cells: tuple[str, str]) -> "object":
+def _site_notebook(*cells: tuple[str, str]) -> object:
     import nbformat
 
     make = {"md": nbformat.v4.new_markdown_cell, "code": nbformat.v4.new_code_cell}
@@ -194,29 +221,41 @@ def _site_notebooks(root: Path) -> list[Path]:
     still picture, a progress bar, a machine path in a printout, and a recorded result."""
     import nbformat
 
-    plot = ("%matplotlib inline\nimport matplotlib.pyplot as plt\n"
-            "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([0, 1, 2], [{}, 1, 0])")
+    plot = (
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([0, 1, 2], [{}, 1, 0])"
+    )
     lesson1 = _site_notebook(
         ("code", "import os\nfrom course_utils import report"),
-        ("md", f"# 01 · Alpha lesson\n\nThe {SITE_SEARCH_WORD} learns to classify images.\n\n"
-               "## A curve\n\nSee [the next lesson](02_beta.ipynb)."),
+        (
+            "md",
+            f"# 01 · Alpha lesson\n\nThe {SITE_SEARCH_WORD} learns to classify images.\n\n"
+            "## A curve\n\nSee [the next lesson](02_beta.ipynb).",
+        ),
         ("code", plot.format(2)),
         ("code", "print('working in', os.getcwd())\n" + plot.format(3)),
-        ("code", "subset = os.path.join(os.environ['COURSE_DATA_DIR'], 'cifar10_subset.npz')\n"
-                 "report.record('01', data_source=f'cifar10: subset ({subset})', test_acc=0.4321,"
-                 " seconds=1.5)"))
+        (
+            "code",
+            "subset = os.path.join(os.environ['COURSE_DATA_DIR'], 'cifar10_subset.npz')\n"
+            "report.record('01', data_source=f'cifar10: subset ({subset})', test_acc=0.4321,"
+            " seconds=1.5)",
+        ),
+    )
     lesson2 = _site_notebook(
         ("md", "# 02 · Beta lesson\n\nThe augmentation explorer, on eight random images."),
-        ("code", "import numpy as np\nfrom PIL import Image\nimport ipywidgets as W\n"
-                 "from course_utils import widgets\nrng = np.random.default_rng(0)\n"
-                 "images = [(Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)), i % 2)"
-                 " for i in range(8)]\nW.IntProgress(value=3, max=10)"),
-        ("code", "explorer = widgets.AugmentationExplorer(images, n=4, seed=0)\nexplorer"))
-    solution = _site_notebook(("md", "# 01 · Solutions\n\nOne exercise, solved."),
-                              ("code", plot.format(5)))
+        (
+            "code",
+            "import numpy as np\nfrom PIL import Image\nimport ipywidgets as W\n"
+            "from course_utils import widgets\nrng = np.random.default_rng(0)\n"
+            "images = [(Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)), i % 2)"
+            " for i in range(8)]\nW.IntProgress(value=3, max=10)",
+        ),
+        ("code", "explorer = widgets.AugmentationExplorer(images, n=4, seed=0)\nexplorer"),
+    )
+    solution = _site_notebook(("md", "# 01 · Solutions\n\nOne exercise, solved."), ("code", plot.format(5)))
     (root / "solutions").mkdir(parents=True)
     paths = [root / "01_alpha.ipynb", root / "02_beta.ipynb", root / "solutions" / "01_alpha.ipynb"]
-    for nb, path in zip((lesson1, lesson2, solution), paths):
+    for nb, path in zip((lesson1, lesson2, solution), paths, strict=False):
         nbformat.write(nb, path)
     return paths
 
@@ -231,17 +270,42 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("site")
     build, data_dir = root / "build", root / "data"
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "COURSE_WIDGETS")}
-    env.update(COURSE_BUILD_DIR=str(build), COURSE_PROFILE="smoke", COURSE_OFFLINE="1",
-               COURSE_DATA_DIR=str(data_dir), COURSE_LIVE_PLOT="0")
+    env.update(
+        COURSE_BUILD_DIR=str(build),
+        COURSE_PROFILE="smoke",
+        COURSE_OFFLINE="1",
+        COURSE_DATA_DIR=str(data_dir),
+        COURSE_LIVE_PLOT="0",
+    )
     paths = _site_notebooks(root / "notebooks")
-    run = subprocess.run([sys.executable, "-m", "course_utils.report", "run", *map(str, paths)],
-                         env=env, cwd=root, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "course_utils.report", "run", *map(str, paths)],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     start = time.perf_counter()
-    made = subprocess.run([sys.executable, str(REPO / "docs" / "make_site.py")], env=env, cwd=root,
-                          capture_output=True, text=True, timeout=600)
+    made = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "make_site.py")],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     seconds = time.perf_counter() - start
     assert made.returncode == 0, made.stdout + made.stderr
-    return {"root": root, "build": build, "site": build / "site", "seconds": seconds,
-            "log": made.stdout + made.stderr, "word": SITE_SEARCH_WORD}
+    return {
+        "root": root,
+        "build": build,
+        "site": build / "site",
+        "seconds": seconds,
+        "log": made.stdout + made.stderr,
+        "word": SITE_SEARCH_WORD,
+    }
+
+
 # (end of site)

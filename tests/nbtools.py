@@ -11,13 +11,15 @@
 * ``new_notebook(cells)`` builds a notebook whose first code cell is the Colab
   bootstrap every lesson starts with.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import nbformat
 
@@ -49,12 +51,14 @@ try:
     import course_utils
 except ModuleNotFoundError:
     %pip install -q "course-utils @ git+{{COURSE_REPO}}"
-    import course_utils'''
-
+    import course_utils  # noqa: F401 (it only checks that the course is installed)'''
 
 
 def notebook_key(path: Path) -> tuple[str, str]:
-    """``("lessons", "03")`` for notebooks/03_*.ipynb, ``("solutions", "03")`` for notebooks/solutions/03_*."""
+    """``("lessons", "03")`` for notebooks/03_*.ipynb.
+
+    ``("solutions", "03")`` for notebooks/solutions/03_*.
+    """
     kind = "solutions" if Path(path).parent.name == "solutions" else "lessons"
     number = Path(path).name[:2]
     if not number.isdigit():
@@ -97,7 +101,9 @@ def with_header(nb: nbformat.NotebookNode, path: Path, config: dict[str, Any]) -
         rest = rest[1:]
     cell.source = "\n".join([lines[0], "", header_line(path, config)] + ([""] + rest if rest else []))
     first = next(c for c in nb.cells if c.cell_type == "code")
-    first.source = REPO_DEFAULT.sub(lambda m: f'{m.group(1)}"{config["repository"]}"{m.group(2)}', first.source)
+    first.source = REPO_DEFAULT.sub(
+        lambda m: f'{m.group(1)}"{config["repository"]}"{m.group(2)}', first.source
+    )
     return nb
 
 
@@ -112,7 +118,10 @@ def header_problems(path: Path, config: dict[str, Any]) -> list[str]:
     problems = []
     if _title_cell(wanted).source != title:
         problems.append(f"{path.name}: header line under the title is not {header_line(path, config)!r}")
-    if next(c for c in wanted.cells if c.cell_type == "code").source != first or config["repository"] not in first:
+    if (
+        next(c for c in wanted.cells if c.cell_type == "code").source != first
+        or config["repository"] not in first
+    ):
         problems.append(f"{path.name}: the bootstrap cell does not install from {config['repository']}")
     return problems
 

@@ -1,4 +1,5 @@
 """course_utils.check: exercise checks judge values without revealing answers."""
+
 from __future__ import annotations
 
 import pytest
@@ -44,6 +45,7 @@ def test_as_fraction_refuses(value: float) -> None:
 
 # ---- lesson 01 ------------------------------------------------------------
 
+
 def test_lesson_01_checks_judge_values(capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 
@@ -54,10 +56,12 @@ def test_lesson_01_checks_judge_values(capsys: pytest.CaptureFixture[str]) -> No
     assert check.exercise("01.3", torch.tensor(-2.1179)) and not check.exercise("01.3", -1.0)
     assert "(3, 2)" not in capsys.readouterr().out
 
+
 # (end of lesson 01)
 
 
 # ---- lesson 02 ------------------------------------------------------------
+
 
 def test_lesson_02_checks_judge_values() -> None:
     import torch
@@ -66,10 +70,12 @@ def test_lesson_02_checks_judge_values() -> None:
     assert check.exercise("02.2", torch.tensor(7.0)) and not check.exercise("02.2", 0)
     assert check.exercise("02.3", 3e-8) and not check.exercise("02.3", 0.2)
 
+
 # (end of lesson 02)
 
 
 # ---- lesson 03 ------------------------------------------------------------
+
 
 def test_lesson_03_checks_judge_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert check.exercise("03.1", (400, 500)) and not check.exercise("03.1", (500, 500))
@@ -82,16 +88,25 @@ def test_lesson_03_checks_judge_values(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "62,006" in out and "16 filters" in out
 
+
 # (end of lesson 03)
 
 
 # ---- lesson 04 ------------------------------------------------------------
-@pytest.mark.parametrize(("exercise_id", "right", "wrong"), [
-    ("04.1", 938, 937), ("04.1", 32, 1875), ("04.2", 400, 256), ("04.3", 10_422, 5_142),
-    ("04.4", 0.002, 0.97), ("04.4", 0, 97.5),
-])
-def test_lesson_04_checks_tell_right_from_wrong(exercise_id: str, right: float, wrong: float,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("exercise_id", "right", "wrong"),
+    [
+        ("04.1", 938, 937),
+        ("04.1", 32, 1875),
+        ("04.2", 400, 256),
+        ("04.3", 10_422, 5_142),
+        ("04.4", 0.002, 0.97),
+        ("04.4", 0, 97.5),
+    ],
+)
+def test_lesson_04_checks_tell_right_from_wrong(
+    exercise_id: str, right: float, wrong: float, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert check.exercise(exercise_id, right) is True
     assert check.exercise(exercise_id, wrong) is False
     out = capsys.readouterr().out
@@ -104,15 +119,19 @@ def test_lesson_04_counts_match_the_networks() -> None:
     from torch import nn
 
     from course_utils import models, viz
+
     net = models.MnistCNN()
     net.conv1, net.conv2, net.fc1 = nn.Conv2d(1, 6, 3), nn.Conv2d(6, 16, 3), nn.Linear(400, 10)
     assert viz.layer_shapes(net, (1, 1, 28, 28)).shapes("flatten_1")[0] == (1, 400)
-    padded = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5, padding=2), nn.Linear(16 * 7 * 7, 10))
+    padded = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5, padding=2), nn.Linear(16 * 7 * 7, 10)
+    )
     assert check.exercise("04.3", models.count_parameters(padded)) is True
 
 
 def test_whole_number_answers_refuse_fractions() -> None:
     assert check.exercise("04.1", 937.5) is False
+
 
 # (end of lesson 04)
 
@@ -122,22 +141,24 @@ def test_lesson_05_checks(capsys: pytest.CaptureFixture[str]) -> None:
     assert check.exercise("05.1", 0.04) is True
     assert check.exercise("05.1", 0.0) is False
     assert check.exercise("05.1", -0.02) is False
-    assert check.exercise("05.1", 4) is False            # a percentage point difference, not a fraction
+    assert check.exercise("05.1", 4) is False  # a percentage point difference, not a fraction
     assert "cannot be judged" in capsys.readouterr().out
     assert check.exercise("05.3", (0.20, 0.08)) is True
     assert check.exercise("05.3", (0.05, 0.08)) is False
-    assert check.exercise("05.3", 0.2) is False           # one number where two are asked
+    assert check.exercise("05.3", 0.2) is False  # one number where two are asked
 
 
 def test_lesson_05_padded_lenet_count_is_the_real_one() -> None:
     from torch import nn
 
     from course_utils import models
+
     net = models.LeNetV1()
     net.conv1, net.conv2 = nn.Conv2d(3, 20, 5, 1, padding=2), nn.Conv2d(20, 50, 5, 1, padding=2)
     net.fc1 = nn.Linear(8 * 8 * 50, 500)
     assert check.exercise("05.2", models.count_parameters(net)) is True
     assert check.exercise("05.2", models.count_parameters(models.LeNetV1())) is False
+
 
 # (end of lesson 05)
 
@@ -145,6 +166,7 @@ def test_lesson_05_padded_lenet_count_is_the_real_one() -> None:
 # ---- lesson 06 ------------------------------------------------------------
 def test_lesson_06_checks() -> None:
     from torchvision import transforms as T
+
     assert check.exercise("06.1", -0.06) is True
     assert check.exercise("06.1", 0.01) is False
     jitter = T.ColorJitter(brightness=0.5)
@@ -154,15 +176,21 @@ def test_lesson_06_checks() -> None:
     assert check.exercise("06.3", 0.9) is False
     assert check.exercise("06.3", -1) is False
 
+
 # (end of lesson 06)
 
 
 # ---- lesson 07 ------------------------------------------------------------
-@pytest.mark.parametrize(("value", "ok", "says"), [
-    (False, True, "fresh loader"), (True, False, "removed loader.generator.set_state"),
-])
-def test_07_1_resume_without_the_generator(value: bool, ok: bool, says: str,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("value", "ok", "says"),
+    [
+        (False, True, "fresh loader"),
+        (True, False, "removed loader.generator.set_state"),
+    ],
+)
+def test_07_1_resume_without_the_generator(
+    value: bool, ok: bool, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert check.exercise("07.1", value) is ok
     assert says in capsys.readouterr().out
 
@@ -172,14 +200,20 @@ def test_07_1_wants_a_bool(capsys: pytest.CaptureFixture[str]) -> None:
     assert "pass True or False" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("lr", "ok", "says"), [
-    (1e-10, True, "every crossing"), (1e-3, False, "starting rate"), (1e-4, False, "one reduction"),
-    (1e-11, False, "count the scheduler steps"), (-1.0, False, "positive"),
-])
+@pytest.mark.parametrize(
+    ("lr", "ok", "says"),
+    [
+        (1e-10, True, "every crossing"),
+        (1e-3, False, "starting rate"),
+        (1e-4, False, "one reduction"),
+        (1e-11, False, "count the scheduler steps"),
+        (-1.0, False, "positive"),
+    ],
+)
 def test_07_2_steplr_every_batch(lr: float, ok: bool, says: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert check.exercise("07.2", lr) is ok
     out = capsys.readouterr().out
-    assert says in out and "1e-10" not in out   # the answer itself is never printed
+    assert says in out and "1e-10" not in out  # the answer itself is never printed
 
 
 def test_07_2_matches_a_real_steplr() -> None:
@@ -217,6 +251,7 @@ def test_07_3_adam_state_ratio_of_a_real_network() -> None:
     assert check.exercise("07.3", ratio / 2) is False
     assert check.exercise("07.3", 3.0) is False
 
+
 # (end of lesson 07)
 
 
@@ -236,8 +271,15 @@ def test_08_2_accepts_a_tensor_and_agrees_with_batch_augment() -> None:
 
     from course_utils import data
 
-    augment = data.BatchAugment(hflip=0, degrees=None, shear=None, scale=None, contrast=None,
-                                saturation=None, generator=torch.Generator().manual_seed(0))
+    augment = data.BatchAugment(
+        hflip=0,
+        degrees=None,
+        shear=None,
+        scale=None,
+        contrast=None,
+        saturation=None,
+        generator=torch.Generator().manual_seed(0),
+    )
     batch = torch.rand(16, 3, 8, 8)
     p = augment.sample_params(len(batch))
     mine = (batch * p["factors"][:, 0, None, None, None]).clamp(0, 1)
@@ -245,26 +287,38 @@ def test_08_2_accepts_a_tensor_and_agrees_with_batch_augment() -> None:
     assert check.exercise("08.2", (batch - augment.apply(batch, p)).abs().max()) is False  # no jitter
 
 
-@pytest.mark.parametrize(("points", "ok", "says"), [
-    (3.4, True, "chance alone"), (0, False, "no spread"), (40, False, "more than 25"), (-1, False, ">= 0"),
-])
+@pytest.mark.parametrize(
+    ("points", "ok", "says"),
+    [
+        (3.4, True, "chance alone"),
+        (0, False, "no spread"),
+        (40, False, "more than 25"),
+        (-1, False, ">= 0"),
+    ],
+)
 def test_08_3_seed_spread(points: float, ok: bool, says: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert check.exercise("08.3", points) is ok
     assert says in capsys.readouterr().out
+
 
 # (end of lesson 08)
 
 
 # ---- lesson 09 ------------------------------------------------------------
 
-@pytest.mark.parametrize(("exercise_id", "right", "wrong", "hint"), [
-    ("09.1", 50, 12, "divides the steps by the processes"),
-    ("09.2", 1.0, 0.02, "did you call set_epoch"),
-    ("09.3", 3, 204, "how many indices it hands out in all"),
-    ("09.4", 0.0, 3e-7, "should be bitwise equal"),
-])
-def test_lesson_09_checks(exercise_id: str, right: float, wrong: float, hint: str,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+
+@pytest.mark.parametrize(
+    ("exercise_id", "right", "wrong", "hint"),
+    [
+        ("09.1", 50, 12, "divides the steps by the processes"),
+        ("09.2", 1.0, 0.02, "did you call set_epoch"),
+        ("09.3", 3, 204, "how many indices it hands out in all"),
+        ("09.4", 0.0, 3e-7, "should be bitwise equal"),
+    ],
+)
+def test_lesson_09_checks(
+    exercise_id: str, right: float, wrong: float, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert check.exercise(exercise_id, right) is True
     assert check.exercise(exercise_id, wrong) is False
     out = capsys.readouterr().out
@@ -276,12 +330,15 @@ def test_lesson_09_counts_are_measured_against_the_real_samplers() -> None:
 
     from course_utils import distributed
 
-    loader = distributed.train_loader(range(800), global_batch=16, seed=0,
-                                      ctx=distributed.Context(rank=0, world_size=4))
+    loader = distributed.train_loader(
+        range(800), global_batch=16, seed=0, ctx=distributed.Context(rank=0, world_size=4)
+    )
     assert check.exercise("09.1", len(loader))
-    handed_out = sum(len(torch.utils.data.DistributedSampler(range(201), num_replicas=4, rank=r))
-                     for r in range(4))
+    handed_out = sum(
+        len(torch.utils.data.DistributedSampler(range(201), num_replicas=4, rank=r)) for r in range(4)
+    )
     assert check.exercise("09.3", handed_out - 201)
     assert not check.exercise("09.3", 2.5)  # not a whole number
+
 
 # (end of lesson 09)

@@ -1,4 +1,5 @@
 """Tests for course_utils.checkpoint: exact round trips, corrupt/unsafe files, kills mid-write."""
+
 from __future__ import annotations
 
 import os
@@ -52,7 +53,7 @@ def assert_same(a: object, b: object) -> None:
             assert_same(a[key], b[key])
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=False):
             assert_same(x, y)
     else:
         assert a == b, (a, b)
@@ -63,7 +64,9 @@ def make_loader(toys, loader_seed: int = 0) -> DataLoader:
     return toys.loader(toys.features(), 8, shuffle=True, seed=loader_seed)
 
 
-def fresh_objects(toys, seed: int = 99) -> tuple[nn.Module, torch.optim.Adam, torch.optim.lr_scheduler.StepLR]:
+def fresh_objects(
+    toys, seed: int = 99
+) -> tuple[nn.Module, torch.optim.Adam, torch.optim.lr_scheduler.StepLR]:
     """A SmallNet, Adam and StepLR (untrained; different initial weights per seed)."""
     torch.manual_seed(seed)
     model = toys.SmallNet()
@@ -71,7 +74,9 @@ def fresh_objects(toys, seed: int = 99) -> tuple[nn.Module, torch.optim.Adam, to
     return model, optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
 
 
-def trained_objects(toys, seed: int = 0) -> tuple[nn.Module, torch.optim.Adam, torch.optim.lr_scheduler.StepLR]:
+def trained_objects(
+    toys, seed: int = 0
+) -> tuple[nn.Module, torch.optim.Adam, torch.optim.lr_scheduler.StepLR]:
     """Model, Adam and StepLR after a few real optimisation steps."""
     model, optimizer, scheduler = fresh_objects(toys, seed)
     x, y = toys.features().tensors
@@ -101,9 +106,18 @@ def test_round_trip_is_exact(toys, tmp_path: Path) -> None:
     history = {"train_loss": [np.float32(0.75), 0.5], "val_acc": [0.25, 0.5]}
     path = tmp_path / "runs" / "lesson07" / "ckpt.pt"
 
-    out = save_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler,
-                          epoch=np.int64(2), history=history, loader=loader,
-                          best_acc=np.float64(0.5), tags=("resnet", "cifar"), note="hi")
+    out = save_checkpoint(
+        path,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        epoch=np.int64(2),
+        history=history,
+        loader=loader,
+        best_acc=np.float64(0.5),
+        tags=("resnet", "cifar"),
+        note="hi",
+    )
     assert out == path and path.is_file()  # parent folders created
     assert sorted(os.listdir(path.parent)) == ["ckpt.pt"]  # no temp file left behind
     expected = draws(loader)
@@ -112,8 +126,7 @@ def test_round_trip_is_exact(toys, tmp_path: Path) -> None:
     model2, optimizer2, scheduler2 = fresh_objects(toys)
     loader2 = make_loader(toys, loader_seed=123)
     assert not torch.equal(model2.fc1.weight, model.fc1.weight)
-    state = load_checkpoint(path, model=model2, optimizer=optimizer2, scheduler=scheduler2,
-                            loader=loader2)
+    state = load_checkpoint(path, model=model2, optimizer=optimizer2, scheduler=scheduler2, loader=loader2)
 
     assert_same(model.state_dict(), model2.state_dict())
     assert_same(optimizer.state_dict(), optimizer2.state_dict())
@@ -141,8 +154,7 @@ def test_restore_rng_false_leaves_generators_alone(toys, tmp_path: Path) -> None
     assert torch.equal(torch.rand(2), expected)
 
 
-def test_failed_save_keeps_previous_checkpoint(toys, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_save_keeps_previous_checkpoint(toys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model, _, _ = trained_objects(toys)
     path = save_checkpoint(tmp_path / "c.pt", model=model, epoch=1)
     before = path.read_bytes()
@@ -170,9 +182,13 @@ def test_truncated_or_corrupt_file(toys, tmp_path: Path, damage: str) -> None:
     path = save_checkpoint(tmp_path / "good.pt", model=model, optimizer=optimizer, epoch=1)
     data = path.read_bytes()
     bad = tmp_path / f"{damage}_epoch3.pt"
-    bad.write_bytes({"truncated": data[: len(data) // 2],
-                     "garbage": b"this is not a checkpoint at all\n" * 40,
-                     "empty": b""}[damage])
+    bad.write_bytes(
+        {
+            "truncated": data[: len(data) // 2],
+            "garbage": b"this is not a checkpoint at all\n" * 40,
+            "empty": b"",
+        }[damage]
+    )
     with pytest.raises(CheckpointError, match="truncated or corrupt") as info:
         load_checkpoint(bad, model=toys.SmallNet())
     assert bad.name in str(info.value)
@@ -248,8 +264,12 @@ def test_kill_during_write_keeps_previous_checkpoint(tmp_path: Path) -> None:
     path, marker = tmp_path / "ckpt.pt", tmp_path / "writing.marker"
     pythonpath = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath)}
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path), str(marker)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(path), str(marker)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():
@@ -260,7 +280,7 @@ def test_kill_during_write_keeps_previous_checkpoint(tmp_path: Path) -> None:
         temp = Path(marker.read_text())
         good_bytes = path.read_bytes()  # the first checkpoint, complete
         assert temp.parent == tmp_path and temp != path
-        assert 0 < temp.stat().st_size  # a partial second checkpoint is on disk
+        assert temp.stat().st_size > 0  # a partial second checkpoint is on disk
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
     finally:
@@ -329,9 +349,10 @@ def test_pickled_code_or_objects_are_refused_without_suggesting_weights_only_fal
 def test_the_refused_global_is_named_from_torch_2_14s_wording_too(tmp_path, monkeypatch):
     """Without get_unsafe_globals_in_checkpoint (older torch) the message is parsed instead."""
     monkeypatch.delattr(torch.serialization, "get_unsafe_globals_in_checkpoint", raising=False)
-    for text, name in [("Trying to load unsupported GLOBAL posix.system whose module posix is blocked.",
-                        "posix.system"),
-                       ("Unsupported global: GLOBAL __main__.Payload was not an allowed global", "__main__.Payload")]:
+    for text, name in [
+        ("Trying to load unsupported GLOBAL posix.system whose module posix is blocked.", "posix.system"),
+        ("Unsupported global: GLOBAL __main__.Payload was not an allowed global", "__main__.Payload"),
+    ]:
         assert checkpoint_file._forbidden_globals(tmp_path / "x.pt", RuntimeError(text)) == [name]
 
 
@@ -345,7 +366,7 @@ def test_flipped_bytes_are_a_damaged_checkpoint(tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path / "big.pt", model=model, epoch=1)
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle: middle + 64] = bytes(b ^ 0xFF for b in data[middle: middle + 64])
+    data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
     path.write_bytes(bytes(data))
     target = nn.Linear(256, 256)
     before = {k: v.clone() for k, v in target.state_dict().items()}
@@ -384,16 +405,22 @@ def test_optimizer_state_is_matched_by_parameter_name_not_position(tmp_path: Pat
 
 def test_an_optimizer_or_scheduler_of_another_type_is_refused_before_loading(toys, tmp_path: Path) -> None:
     model, optimizer, scheduler = trained_objects(toys)  # Adam + StepLR
-    path = save_checkpoint(tmp_path / "adam.pt", model=model, optimizer=optimizer, scheduler=scheduler,
-                           epoch=1)
+    path = save_checkpoint(
+        tmp_path / "adam.pt", model=model, optimizer=optimizer, scheduler=scheduler, epoch=1
+    )
     target = toys.SmallNet()
     before = {k: v.clone() for k, v in target.state_dict().items()}
     sgd = torch.optim.SGD(target.parameters(), lr=0.1, momentum=0.9)
-    with pytest.raises(CheckpointError, match="holds the optimizer state of Adam, but the optimizer given is SGD"):
+    with pytest.raises(
+        CheckpointError, match="holds the optimizer state of Adam, but the optimizer given is SGD"
+    ):
         load_checkpoint(path, model=target, optimizer=sgd)
     adam = torch.optim.Adam(target.parameters(), lr=1e-2)
     cosine = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=4)
-    with pytest.raises(CheckpointError, match="holds the scheduler state of StepLR, but the scheduler given is CosineAnnealingLR"):
+    with pytest.raises(
+        CheckpointError,
+        match="holds the scheduler state of StepLR, but the scheduler given is CosineAnnealingLR",
+    ):
         load_checkpoint(path, model=target, optimizer=adam, scheduler=cosine)
     assert_same(before, target.state_dict())
 
@@ -428,14 +455,25 @@ def test_a_newer_format_is_refused(toys, tmp_path: Path) -> None:
 def _format_1_checkpoint(path: Path, model, optimizer, loader: DataLoader) -> None:
     """What save_checkpoint wrote before format 2 (commit afdb96d): the layout, built by hand."""
     version, internal, gauss_next = random.getstate()
-    torch.save({
-        "format_version": 1, "torch_version": str(torch.__version__), "epoch": 2,
-        "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
-        "scheduler_state": None, "history": {"epoch": [1, 2], "train_loss": [0.9, 0.7]},
-        "rng_state": {"python": (version, torch.tensor(internal, dtype=torch.int64), gauss_next),
-                      "torch": torch.get_rng_state(), "loader": loader.generator.get_state()},
-        "loss": 0.7, "scaler": {"scale": 1024.0},
-    }, path)
+    torch.save(
+        {
+            "format_version": 1,
+            "torch_version": str(torch.__version__),
+            "epoch": 2,
+            "model_state": model.state_dict(),
+            "optimizer_state": optimizer.state_dict(),
+            "scheduler_state": None,
+            "history": {"epoch": [1, 2], "train_loss": [0.9, 0.7]},
+            "rng_state": {
+                "python": (version, torch.tensor(internal, dtype=torch.int64), gauss_next),
+                "torch": torch.get_rng_state(),
+                "loader": loader.generator.get_state(),
+            },
+            "loss": 0.7,
+            "scaler": {"scale": 1024.0},
+        },
+        path,
+    )
 
 
 def test_a_format_1_checkpoint_still_loads(toys, tmp_path: Path) -> None:
@@ -455,25 +493,41 @@ def test_a_format_1_checkpoint_still_loads(toys, tmp_path: Path) -> None:
 
 def test_resuming_warns_about_what_differs(toys, tmp_path: Path) -> None:
     model, optimizer, scheduler = trained_objects(toys)
-    path = save_checkpoint(tmp_path / "c.pt", model=model, optimizer=optimizer, scheduler=scheduler,
-                           epoch=1, loader=make_loader(toys))
+    path = save_checkpoint(
+        tmp_path / "c.pt",
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        epoch=1,
+        loader=make_loader(toys),
+    )
     target = toys.SmallNet()
     asked = torch.optim.Adam(target.parameters(), lr=0.5)
     bigger = toys.loader(toys.features(80), 16, shuffle=True)
     with pytest.warns(UserWarning) as record:
-        load_checkpoint(path, model=target, optimizer=asked, loader=bigger,
-                        scheduler=torch.optim.lr_scheduler.StepLR(asked, step_size=2, gamma=0.5))
+        load_checkpoint(
+            path,
+            model=target,
+            optimizer=asked,
+            loader=bigger,
+            scheduler=torch.optim.lr_scheduler.StepLR(asked, step_size=2, gamma=0.5),
+        )
     messages = " | ".join(str(w.message) for w in record)
     assert "learning rate saved in the checkpoint (0.01) replaces the 0.5" in messages
     assert "batch size of 8, this loader has 16" in messages
     assert "dataset length of 64, this loader has 80" in messages
 
 
-@pytest.mark.parametrize("error", [
-    RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file "
-                 "data/0: file write failed"),
-    OSError(28, "No space left on device"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError(
+            "[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file "
+            "data/0: file write failed"
+        ),
+        OSError(28, "No space left on device"),
+    ],
+)
 def test_a_full_disk_is_named_and_the_old_checkpoint_survives(toys, tmp_path, monkeypatch, error) -> None:
     path = save_checkpoint(tmp_path / "c.pt", model=toys.SmallNet(), epoch=1)
     before = path.read_bytes()
@@ -510,19 +564,24 @@ def test_the_checkpoint_assembles_each_objects_state(toys, tmp_path: Path) -> No
     history = History()
     history.append(epoch=1, train_loss=0.5)
     scaler = torch.amp.GradScaler("cpu", init_scale=512.0)
-    path = save_checkpoint(tmp_path / "dl.pt", model=toys.SmallNet(), epoch=1, loader=loader,
-                           history=history, scaler=scaler)
+    path = save_checkpoint(
+        tmp_path / "dl.pt", model=toys.SmallNet(), epoch=1, loader=loader, history=history, scaler=scaler
+    )
     saved = torch.load(path, weights_only=True)
     assert saved["loader_state"]["epoch"] == 1 and saved["loader_state"]["seed"] == 1
     assert torch.equal(saved["loader_state"]["augment"]["generator"], augment.generator.get_state())
     assert saved["history"] == history.state_dict() and saved["scaler_state"]["scale"] == 512.0
     expected = [x for x, _ in loader]  # what the next epoch gives after the save
 
-    other = DeviceLoader((images, torch.arange(12) % 3), 4, seed=9,
-                         augment=BatchAugment(generator=torch.Generator().manual_seed(0)))
+    other = DeviceLoader(
+        (images, torch.arange(12) % 3),
+        4,
+        seed=9,
+        augment=BatchAugment(generator=torch.Generator().manual_seed(0)),
+    )
     fresh_scaler = torch.amp.GradScaler("cpu")
     load_checkpoint(path, model=toys.SmallNet(), loader=other, scaler=fresh_scaler)
-    assert all(torch.equal(a, b) for a, b in zip(expected, [x for x, _ in other]))
+    assert all(torch.equal(a, b) for a, b in zip(expected, [x for x, _ in other], strict=False))
     assert fresh_scaler.get_scale() == 512.0
 
 
@@ -554,9 +613,16 @@ def test_a_checkpoint_written_by_format_1_code_resumes_bitwise(toys, tmp_path: P
         model = toys.SmallNet()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
-        return dict(model=model, train_loader=toys.loader(toys.features(), 8, shuffle=True, seed=seed),
-                    optimizer=optimizer, scheduler=scheduler, criterion=nn.CrossEntropyLoss(),
-                    epochs=2, progress=False, verbose=False)
+        return dict(
+            model=model,
+            train_loader=toys.loader(toys.features(), 8, shuffle=True, seed=seed),
+            optimizer=optimizer,
+            scheduler=scheduler,
+            criterion=nn.CrossEntropyLoss(),
+            epochs=2,
+            progress=False,
+            verbose=False,
+        )
 
     straight = run(0)
     expected = engine.fit(**straight)

@@ -63,7 +63,9 @@ def test_offline_fallback_is_announced_synthetic_and_fast(offline) -> None:
     data.synthetic_cifar10(train=True), data.synthetic_mnist(train=False)
     generating = time.perf_counter() - start
     start = time.perf_counter()
-    with pytest.warns(data.OfflineDataWarning, match="OFFLINE STAND-IN \\(synthetic data\\).*COURSE_DATA_DIR"):
+    with pytest.warns(
+        data.OfflineDataWarning, match="OFFLINE STAND-IN \\(synthetic data\\).*COURSE_DATA_DIR"
+    ):
         train = data.cifar10(train=True)
     with pytest.warns(data.OfflineDataWarning):
         digits = data.mnist(train=False)
@@ -120,7 +122,8 @@ def test_corrupt_subset_names_the_file(monkeypatch, offline, fake_cifar_subset, 
 @pytest.mark.parametrize("file", ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"])
 @pytest.mark.parametrize("place", ["root", "course_data_dir"])
 def test_truncated_mnist_idx_file_is_an_error_naming_it_not_a_fallback(
-        monkeypatch, offline, fake_mnist, file, place) -> None:
+    monkeypatch, offline, fake_mnist, file, place
+) -> None:
     bad = fake_mnist / "MNIST" / "raw" / file
     bad.write_bytes(bad.read_bytes()[:-7])
     root = fake_mnist if place == "root" else None
@@ -154,13 +157,16 @@ def test_damaged_torchvision_cifar10_file_is_an_error_naming_it(monkeypatch, off
 
 
 @pytest.mark.parametrize("where", ["root", "course_data_dir", "subset", "nothing"])
-def test_the_recorded_source_is_the_one_loading_uses(monkeypatch, offline, fake_mnist,
-                                                     fake_cifar_subset, where) -> None:
+def test_the_recorded_source_is_the_one_loading_uses(
+    monkeypatch, offline, fake_mnist, fake_cifar_subset, where
+) -> None:
     from course_utils.data import sources
 
     root = fake_mnist if where == "root" else None
     if where != "nothing":
-        monkeypatch.setenv("COURSE_DATA_DIR", str(fake_mnist if where == "course_data_dir" else fake_cifar_subset))
+        monkeypatch.setenv(
+            "COURSE_DATA_DIR", str(fake_mnist if where == "course_data_dir" else fake_cifar_subset)
+        )
     warnings.simplefilter("ignore", data.OfflineDataWarning)
     cfg = config.setup(profile="smoke", data=("mnist", "cifar10"), verbose=False)
     for name in ("mnist", "cifar10"):
@@ -176,17 +182,30 @@ def test_stand_in_is_deterministic() -> None:
     a, b = data.synthetic_cifar10(train=True, n=200), data.synthetic_cifar10(train=True, n=200)
     assert np.array_equal(a.data, b.data) and a.targets == b.targets
     assert not np.array_equal(a.data, data.synthetic_cifar10(train=False, n=200).data)
-    assert np.array_equal(data.synthetic_mnist(train=True, n=50).data, data.synthetic_mnist(train=True, n=50).data)
+    assert np.array_equal(
+        data.synthetic_mnist(train=True, n=50).data, data.synthetic_mnist(train=True, n=50).data
+    )
 
 
 def _fit_small_cnn(train: data.ArrayImageDataset, test: data.ArrayImageDataset, channels: int) -> float:
     torch.manual_seed(0)
-    to_x = lambda ds: torch.tensor(ds.data, dtype=torch.float32).reshape(len(ds), -1, *ds.data.shape[1:3]) / 255 \
-        if ds.data.ndim == 3 else torch.tensor(ds.data, dtype=torch.float32).permute(0, 3, 1, 2) / 255
+
+    def to_x(ds: data.ArrayImageDataset) -> torch.Tensor:
+        if ds.data.ndim == 3:
+            return torch.tensor(ds.data, dtype=torch.float32).reshape(len(ds), -1, *ds.data.shape[1:3]) / 255
+        return torch.tensor(ds.data, dtype=torch.float32).permute(0, 3, 1, 2) / 255
+
     xtr, ytr, xte, yte = to_x(train), torch.tensor(train.targets), to_x(test), torch.tensor(test.targets)
-    model = nn.Sequential(nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
-                          nn.Flatten(), nn.Linear(512, 10))
+    model = nn.Sequential(
+        nn.Conv2d(channels, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(4),
+        nn.Flatten(),
+        nn.Linear(512, 10),
+    )
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(3):
         for idx in torch.randperm(len(xtr)).split(64):
@@ -198,7 +217,9 @@ def _fit_small_cnn(train: data.ArrayImageDataset, test: data.ArrayImageDataset, 
 
 
 def test_mnist_stand_in_is_learnable() -> None:
-    acc = _fit_small_cnn(data.synthetic_mnist(train=True, n=3000), data.synthetic_mnist(train=False, n=500), 1)
+    acc = _fit_small_cnn(
+        data.synthetic_mnist(train=True, n=3000), data.synthetic_mnist(train=False, n=500), 1
+    )
     assert acc >= 0.80, f"a small CNN reached only {acc:.1%} on the MNIST stand-in"
 
 
@@ -207,8 +228,11 @@ def test_cifar10_stand_in_is_learnable_but_not_perfectly() -> None:
     train, test = data.synthetic_cifar10(train=True, n=3000), data.synthetic_cifar10(train=False, n=500)
     acc = _fit_small_cnn(train, test, 3)
     assert 0.50 <= acc <= 0.85, f"a small CNN reached {acc:.1%} on the CIFAR-10 stand-in"
-    clean = _fit_small_cnn(data.synthetic_cifar10(train=True, n=3000, label_noise=0),
-                           data.synthetic_cifar10(train=False, n=500, label_noise=0), 3)
+    clean = _fit_small_cnn(
+        data.synthetic_cifar10(train=True, n=3000, label_noise=0),
+        data.synthetic_cifar10(train=False, n=500, label_noise=0),
+        3,
+    )
     assert clean >= 0.90, f"without random labels the shapes are learnable; got {clean:.1%}"
 
 
@@ -240,8 +264,15 @@ def test_limit_refuses_zero() -> None:
 
 def test_presets_are_the_sources_pipelines() -> None:
     names = [type(t).__name__ for t in data.preset("lenet_augment").transforms]
-    assert names == ["Resize", "RandomHorizontalFlip", "RandomRotation", "RandomAffine",
-                     "ColorJitter", "ToTensor", "Normalize"]
+    assert names == [
+        "Resize",
+        "RandomHorizontalFlip",
+        "RandomRotation",
+        "RandomAffine",
+        "ColorJitter",
+        "ToTensor",
+        "Normalize",
+    ]
     x = data.preset("blitz")(Image.new("RGB", (32, 32), (255, 0, 128)))
     assert torch.allclose(x[:, 0, 0], torch.tensor([1.0, -1.0, 128 / 255 * 2 - 1]), atol=1e-6)
     assert data.preset("resnet", image_size=64)(Image.new("RGB", (32, 32))).shape == (3, 64, 64)
@@ -253,9 +284,15 @@ def test_make_loader_uses_the_config_and_a_seeded_generator() -> None:
     cfg = config.setup(profile="full", batch_size=8, seed=5, verbose=False)
     ds = data.synthetic_mnist(train=False, n=40, seed=0)
     ds.transform = transforms.ToTensor()
-    first = [y.tolist() for _, y in data.make_loader(ds, train=True, batch_size=cfg.batch_size, seed=cfg.seed)]
-    again = [y.tolist() for _, y in data.make_loader(ds, train=True, batch_size=cfg.batch_size, seed=cfg.seed)]
-    ordered = next(iter(data.make_loader(ds, train=False, batch_size=cfg.batch_size, seed=cfg.seed)))[1].tolist()
+    first = [
+        y.tolist() for _, y in data.make_loader(ds, train=True, batch_size=cfg.batch_size, seed=cfg.seed)
+    ]
+    again = [
+        y.tolist() for _, y in data.make_loader(ds, train=True, batch_size=cfg.batch_size, seed=cfg.seed)
+    ]
+    ordered = next(iter(data.make_loader(ds, train=False, batch_size=cfg.batch_size, seed=cfg.seed)))[
+        1
+    ].tolist()
     assert first == again and len(first) == 5 and ordered == ds.targets[:8]
     assert sorted(sum(first, [])) == sorted(ds.targets)
 
@@ -295,7 +332,9 @@ def test_overwrite_replaces_only_what_the_export_wrote(tmp_path) -> None:
     added = out / "3 - three" / "my_own_drawing.png"
     added.write_bytes((next((out / "3 - three").glob("*.png"))).read_bytes())
     (out / "notes.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match=r"2 file\(s\) the export did not write.*my_own_drawing.png") as err:
+    with pytest.raises(
+        FileExistsError, match=r"2 file\(s\) the export did not write.*my_own_drawing.png"
+    ) as err:
         data.export_image_folder(ds, out, per_class=1, overwrite=True)
     assert "notes.txt" in str(err.value)
     assert added.is_file() and (out / "notes.txt").read_text() == "keep me"  # nothing deleted
@@ -332,8 +371,10 @@ def test_file_stream_yields_every_item_exactly_once(tmp_path, workers) -> None:
     root = data.export_image_folder(ds, tmp_path / "imgs", per_class=5)
     stream = data.FileStreamDataset(root, transform=transforms.ToTensor())
     loader = torch.utils.data.DataLoader(stream, batch_size=4, num_workers=workers)
-    seen = [(x.sum().item(), y.item()) for xb, yb in loader for x, y in zip(xb, yb)]
-    expected = [(transforms.ToTensor()(Image.open(p).convert("RGB")).sum().item(), y) for p, y in stream.files]
+    seen = [(x.sum().item(), y.item()) for xb, yb in loader for x, y in zip(xb, yb, strict=False)]
+    expected = [
+        (transforms.ToTensor()(Image.open(p).convert("RGB")).sum().item(), y) for p, y in stream.files
+    ]
     assert len(seen) == 50 and sorted(seen) == sorted(expected)
 
 
@@ -379,11 +420,14 @@ def _damage(root: Path, kind: str) -> Path:
     return bad
 
 
-@pytest.mark.parametrize("kind,cause", [
-    ("truncated_png", "corrupt or truncated image"),
-    ("text_as_png", "not an image, although its name ends in '.png'"),
-    ("notes_txt", "only images (.jpg, .jpeg, .png"),
-])
+@pytest.mark.parametrize(
+    "kind,cause",
+    [
+        ("truncated_png", "corrupt or truncated image"),
+        ("text_as_png", "not an image, although its name ends in '.png'"),
+        ("notes_txt", "only images (.jpg, .jpeg, .png"),
+    ],
+)
 def test_image_folder_names_the_bad_file_and_its_cause(tmp_path, kind, cause) -> None:
     root = _clean_folder(tmp_path)
     bad = _damage(root, kind)
@@ -448,8 +492,9 @@ def test_export_image_folder_from_a_subset_of_a_transformed_dataset(tmp_path) ->
 
 
 def test_make_loader_leaves_an_iterable_dataset_unshuffled(tmp_path) -> None:
-    photos = data.export_image_folder(data.synthetic_cifar10(train=False, n=20, seed=0),
-                                      tmp_path / "photos", per_class=2)
+    photos = data.export_image_folder(
+        data.synthetic_cifar10(train=False, n=20, seed=0), tmp_path / "photos", per_class=2
+    )
     cfg = config.setup(profile="full", batch_size=4, verbose=False)
     stream = data.FileStreamDataset(photos, transforms.ToTensor())
     batches = list(data.make_loader(stream, train=True, batch_size=cfg.batch_size))

@@ -6,6 +6,7 @@ MNIST subset (400 training images, 25 steps of a global batch of 16 per epoch,
 two epochs: 50 steps). Measured on the shared 2-core machine: the whole module in
 97-116 s at a load average of 6.5-8.5, 175-252 s at 14-21 (about 55 s of CPU time).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,15 +26,35 @@ pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="no
 
 LAUNCH_TIMEOUT_S = 240
 # mnist_cnn has no dropout and no BatchNorm; SGD with momentum; 2 x 25 steps of 16 images.
-ARGS = ["--model", "mnist_cnn", "--data", "mnist", "--epochs", "2", "--batch-size", "16",
-        "--lr", "0.05", "--train-samples", "400", "--val-samples", "201", "--cpu"]
+ARGS = [
+    "--model",
+    "mnist_cnn",
+    "--data",
+    "mnist",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "16",
+    "--lr",
+    "0.05",
+    "--train-samples",
+    "400",
+    "--val-samples",
+    "201",
+    "--cpu",
+]
 STEPS = 2 * 400 // 16
 
 
 def _env() -> dict[str, str]:
     """One thread per process, no network, gloo on the loopback interface, real MNIST if beside us."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COURSE_OFFLINE": "1", "GLOO_SOCKET_IFNAME": "lo",
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "COURSE_OFFLINE": "1",
+        "GLOO_SOCKET_IFNAME": "lo",
+        "PYTHONUNBUFFERED": "1",
+    }
     shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     if "COURSE_DATA_DIR" not in env and shared.is_dir():
         env["COURSE_DATA_DIR"] = str(shared)
@@ -61,8 +82,17 @@ def launch(name: str, tmp: Path, *commands: list[str]) -> str:
     every launcher's output and every rank's log.
     """
     log_dir = tmp / "logs"
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env=_env(), start_new_session=True) for cmd in commands]
+    procs = [
+        subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(),
+            start_new_session=True,
+        )
+        for cmd in commands
+    ]
     outputs = []
     for proc in procs:
         try:
@@ -102,7 +132,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             if key == "one":
                 launch(key, base / key, [sys.executable, "-m", "course_utils.train", *args])
             else:
-                launch(key, base / key, distributed.torchrun_command(args, nproc=2, log_dir=base / key / "logs"))
+                launch(
+                    key, base / key, distributed.torchrun_command(args, nproc=2, log_dir=base / key / "logs")
+                )
             self[key] = out
             return out
 
@@ -117,8 +149,10 @@ def test_shard_sampler_covers_every_sample_once_without_padding() -> None:
     assert shards == [[0, 3, 6, 9], [1, 4, 7, 10], [2, 5, 8]]
     assert sorted(sum(shards, [])) == list(range(11))
     assert [len(distributed.ShardSampler(11, rank=r, world_size=3)) for r in range(3)] == [4, 4, 3]
-    padded = [list(torch.utils.data.DistributedSampler(range(11), num_replicas=3, rank=r, shuffle=False))
-              for r in range(3)]
+    padded = [
+        list(torch.utils.data.DistributedSampler(range(11), num_replicas=3, rank=r, shuffle=False))
+        for r in range(3)
+    ]
     assert sum(map(len, padded)) == distributed.padded_size(11, 3) == 12  # one image counted twice
 
 
@@ -133,16 +167,20 @@ def test_epoch_loader_calls_set_epoch_so_each_epoch_has_its_own_order() -> None:
     first, second = (next(iter(loader))[0].tolist() for _ in range(2))
     assert loader.epoch == 3 and sorted(first) == sorted(second) == list(range(12))
     assert first != second
-    again = distributed.train_loader(TensorDataset(torch.arange(12)), global_batch=12, ctx=ctx, seed=0, epoch=2)
+    again = distributed.train_loader(
+        TensorDataset(torch.arange(12)), global_batch=12, ctx=ctx, seed=0, epoch=2
+    )
     assert next(iter(again))[0].tolist() == second  # resuming at epoch 2 repeats epoch 2's order
 
 
 def test_one_process_sees_each_global_batch_that_two_processes_share() -> None:
     data = TensorDataset(torch.arange(16))
     one = distributed.train_loader(data, global_batch=8, ctx=distributed.Context(), seed=3)
-    halves = [distributed.train_loader(data, global_batch=8, seed=3,
-                                       ctx=distributed.Context(rank=r, world_size=2)) for r in (0, 1)]
-    for batch, (a, b) in zip(one, zip(*halves)):
+    halves = [
+        distributed.train_loader(data, global_batch=8, seed=3, ctx=distributed.Context(rank=r, world_size=2))
+        for r in (0, 1)
+    ]
+    for batch, (a, b) in zip(one, zip(*halves, strict=False), strict=False):
         assert sorted(batch[0].tolist()) == sorted(a[0].tolist() + b[0].tolist())
 
 
@@ -187,13 +225,24 @@ def test_two_processes_compute_what_one_process_computes(runs: dict[str, Path]) 
 
 
 def test_a_crashed_rank_is_restarted_and_the_run_ends_bitwise_equal(
-        runs: dict[str, Path], tmp_path: Path) -> None:
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    text = launch("crash", tmp_path, distributed.torchrun_command(
-        [*ARGS, "--out", str(out), "--crash-at-epoch", "2"], nproc=2, max_restarts=1,
-        log_dir=tmp_path / "logs"))
-    lines = [line for line in text.splitlines()
-             if "deliberate crash" in line or "attempt 2" in line or "resumed from" in line]
+    text = launch(
+        "crash",
+        tmp_path,
+        distributed.torchrun_command(
+            [*ARGS, "--out", str(out), "--crash-at-epoch", "2"],
+            nproc=2,
+            max_restarts=1,
+            log_dir=tmp_path / "logs",
+        ),
+    )
+    lines = [
+        line
+        for line in text.splitlines()
+        if "deliberate crash" in line or "attempt 2" in line or "resumed from" in line
+    ]
     print("\n".join(lines))
     assert any("deliberate crash of rank 1 half-way through epoch 2" in line for line in lines)
     assert any("resumed from" in line and "after epoch 1" in line for line in lines)
@@ -204,10 +253,17 @@ def test_a_crashed_rank_is_restarted_and_the_run_ends_bitwise_equal(
 
 def test_two_machines_simulated_with_a_c10d_rendezvous(runs: dict[str, Path], tmp_path: Path) -> None:
     out, endpoint = tmp_path / "out", f"127.0.0.1:{free_port()}"
-    commands = [distributed.torchrun_command([*ARGS, "--out", str(out)], nproc=1, nnodes=2,
-                                             node_rank=node, endpoint=endpoint,
-                                             log_dir=tmp_path / "logs" / str(node))
-                for node in (0, 1)]
+    commands = [
+        distributed.torchrun_command(
+            [*ARGS, "--out", str(out)],
+            nproc=1,
+            nnodes=2,
+            node_rank=node,
+            endpoint=endpoint,
+            log_dir=tmp_path / "logs" / str(node),
+        )
+        for node in (0, 1)
+    ]
     launch("two machines", tmp_path, *commands)
     result = json.loads((out / "result.json").read_text())
     assert result["world_size"] == 2
@@ -222,8 +278,13 @@ def test_a_one_process_checkpoint_resumes_on_two_processes(runs: dict[str, Path]
     one_epoch = [*ARGS, "--out", str(out)]
     one_epoch[one_epoch.index("--epochs") + 1] = "1"
     launch("epoch 1 on 1 process", tmp_path, [sys.executable, "-m", "course_utils.train", *one_epoch])
-    text = launch("epoch 2 on 2 processes", tmp_path, distributed.torchrun_command(
-        [*ARGS, "--out", str(out), "--resume"], nproc=2, log_dir=tmp_path / "logs"))
+    text = launch(
+        "epoch 2 on 2 processes",
+        tmp_path,
+        distributed.torchrun_command(
+            [*ARGS, "--out", str(out), "--resume"], nproc=2, log_dir=tmp_path / "logs"
+        ),
+    )
     assert "resumed from" in text and "after epoch 1" in text
     result = json.loads((out / "result.json").read_text())
     assert (result["world_size"], result["epochs"]) == (2, 2)

@@ -1,4 +1,5 @@
 """Tests for course_utils.engine: sample-weighted loops, fit, resume and predict."""
+
 from __future__ import annotations
 
 import copy
@@ -68,8 +69,9 @@ def test_train_one_epoch_is_sample_weighted_with_short_last_batch(toys, device):
     x, y = ds.tensors
     model = Passthrough()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # weights stay put
-    result = engine.train_one_epoch(model, toys.loader(ds, 4), optimizer,
-                                    criterion=nn.CrossEntropyLoss(), device=device, progress=False)
+    result = engine.train_one_epoch(
+        model, toys.loader(ds, 4), optimizer, criterion=nn.CrossEntropyLoss(), device=device, progress=False
+    )
     assert result["samples"] == 10 and result["running_loss"] == []
     assert result["acc"] == pytest.approx(0.8)
     assert result["loss"] == pytest.approx(F.cross_entropy(x, y).item(), rel=1e-6)
@@ -79,8 +81,9 @@ def test_train_one_epoch_is_sample_weighted_with_short_last_batch(toys, device):
 def test_sum_reduction_criterion_is_not_multiplied_again(toys):
     ds = skewed_case()
     x, y = ds.tensors
-    result = engine.evaluate(Passthrough(), toys.loader(ds, 4), progress=False,
-                             criterion=nn.CrossEntropyLoss(reduction="sum"))
+    result = engine.evaluate(
+        Passthrough(), toys.loader(ds, 4), progress=False, criterion=nn.CrossEntropyLoss(reduction="sum")
+    )
     assert result["loss"] == pytest.approx(F.cross_entropy(x, y).item(), rel=1e-6)
 
 
@@ -88,9 +91,15 @@ def test_log_every_prints_blitz_running_loss(toys, capsys):
     torch.manual_seed(0)
     model = models.MnistCNN(num_classes=4)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    result = engine.train_one_epoch(model, toys.loader(toys.quadrants(64), 4), opt,
-                                    criterion=nn.CrossEntropyLoss(), epoch=2, log_every=5,
-                                    progress=False)
+    result = engine.train_one_epoch(
+        model,
+        toys.loader(toys.quadrants(64), 4),
+        opt,
+        criterion=nn.CrossEntropyLoss(),
+        epoch=2,
+        log_every=5,
+        progress=False,
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 == len(result["running_loss"])  # 16 batches, a line every 5
     assert re.fullmatch(r"\[2,     5\] loss: \d+\.\d{3}", lines[0])
@@ -103,8 +112,9 @@ def test_max_batches_limits_both_loops(toys, capsys):
     ds = toys.quadrants(64)
     model = models.MnistCNN(num_classes=4)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    train = engine.train_one_epoch(model, toys.loader(ds, 8), opt, criterion=nn.CrossEntropyLoss(),
-                                   max_batches=3)  # with the progress bar
+    train = engine.train_one_epoch(
+        model, toys.loader(ds, 8), opt, criterion=nn.CrossEntropyLoss(), max_batches=3
+    )  # with the progress bar
     assert train["samples"] == 24
     assert "0/3 [" in capsys.readouterr().err  # the bar's total is max_batches, not len(loader)
     assert engine.evaluate(model, toys.loader(ds, 8), max_batches=2, progress=False)["samples"] == 16
@@ -139,9 +149,18 @@ def make_run(toys, seed: int = 0, *, lr: float = 0.05):
 
 def test_fit_learns_and_records_history(toys, capsys, device):
     model, optimizer, scheduler, train, val = make_run(toys)
-    history = engine.fit(model, train, val, epochs=3, optimizer=optimizer,
-                         criterion=nn.CrossEntropyLoss(), scheduler=scheduler, topk=(1, 3),
-                         device=device, progress=False)
+    history = engine.fit(
+        model,
+        train,
+        val,
+        epochs=3,
+        optimizer=optimizer,
+        criterion=nn.CrossEntropyLoss(),
+        scheduler=scheduler,
+        topk=(1, 3),
+        device=device,
+        progress=False,
+    )
     assert history.epoch == [1, 2, 3] and len(history) == 3
     assert history.lr == pytest.approx([0.05, 0.025, 0.0125])  # the rate used in each epoch
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.00625)  # stepped after epoch 3
@@ -151,7 +170,7 @@ def test_fit_learns_and_records_history(toys, capsys, device):
     assert history.val_acc[-1] >= 0.9
     for series in (history.train_acc, history.val_acc, history.val_top3):
         assert all(0.0 <= v <= 1.0 for v in series) and len(series) == 3
-    assert all(a <= b for a, b in zip(history.val_acc, history.val_top3))
+    assert all(a <= b for a, b in zip(history.val_acc, history.val_top3, strict=False))
     assert all(s > 0 for s in history.seconds)
     out = capsys.readouterr().out
     assert out.count("epoch ") == 3 and "epoch 3/3: train loss" in out
@@ -159,29 +178,45 @@ def test_fit_learns_and_records_history(toys, capsys, device):
 
 def test_history_round_trips_through_plain_dict():
     h = History()
-    h.append(epoch=1, train_loss=1.5, train_acc=0.25, val_loss=1.4, val_acc=0.3, lr=0.1,
-             seconds=2.0, val_top5=0.7)
+    h.append(
+        epoch=1, train_loss=1.5, train_acc=0.25, val_loss=1.4, val_acc=0.3, lr=0.1, seconds=2.0, val_top5=0.7
+    )
     d = h.to_dict()
     assert d["val_top5"] == [0.7] and d["epoch"] == [1]
     assert all(type(v) is list for v in d.values())
     again = History.from_dict(d)
     assert again == h and again.val_top5 == [0.7]
     with pytest.raises(AttributeError, match="val_top3"):
-        again.val_top3
+        _ = again.val_top3
 
 
 def test_fit_without_validation_loader(toys):
     model, optimizer, _, train, _ = make_run(toys)
-    history = engine.fit(model, train, epochs=1, optimizer=optimizer,
-                         criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
+    history = engine.fit(
+        model,
+        train,
+        epochs=1,
+        optimizer=optimizer,
+        criterion=nn.CrossEntropyLoss(),
+        progress=False,
+        verbose=False,
+    )
     assert history.val_acc == [] and len(history.train_acc) == 1
 
 
 def test_amp_is_ignored_on_cpu(toys):
     model, optimizer, _, train, _ = make_run(toys)
     with pytest.warns(UserWarning, match="amp=True only applies on CUDA"):
-        history = engine.fit(model, train, epochs=1, optimizer=optimizer, amp=True,
-                             criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
+        history = engine.fit(
+            model,
+            train,
+            epochs=1,
+            optimizer=optimizer,
+            amp=True,
+            criterion=nn.CrossEntropyLoss(),
+            progress=False,
+            verbose=False,
+        )
     assert len(history) == 1
 
 
@@ -191,8 +226,9 @@ def _train_mnist_cnn(*, channels_last: bool) -> tuple[models.MnistCNN, dict]:
     x, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
     loader = DataLoader(TensorDataset(x, y), batch_size=10)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    engine.train_one_epoch(model, loader, optimizer, criterion=nn.CrossEntropyLoss(),
-                           channels_last=channels_last, progress=False)
+    engine.train_one_epoch(
+        model, loader, optimizer, criterion=nn.CrossEntropyLoss(), channels_last=channels_last, progress=False
+    )
     return model, engine.evaluate(model, loader, channels_last=channels_last, progress=False)
 
 
@@ -203,15 +239,24 @@ def test_channels_last_applies_on_cpu_and_trains_the_same():
     plain_model, plain_result = _train_mnist_cnn(channels_last=False)
     assert cl_model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
     assert not plain_model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
-    for a, b in zip(cl_model.parameters(), plain_model.parameters()):
+    for a, b in zip(cl_model.parameters(), plain_model.parameters(), strict=False):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     assert cl_result["loss"] == pytest.approx(plain_result["loss"], rel=1e-4)
 
 
 def test_live_plot_is_a_no_op_without_a_kernel(toys, capsys):
     model, optimizer, _, train, _ = make_run(toys)
-    history = engine.fit(model, train, epochs=1, optimizer=optimizer, live_plot=True, max_batches=1,
-                         criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
+    history = engine.fit(
+        model,
+        train,
+        epochs=1,
+        optimizer=optimizer,
+        live_plot=True,
+        max_batches=1,
+        criterion=nn.CrossEntropyLoss(),
+        progress=False,
+        verbose=False,
+    )
     assert len(history) == 1 and capsys.readouterr().out == ""
 
 
@@ -266,8 +311,7 @@ def _resume_objects(toys, case: str, seed: int):
     elif case == "device_loader":  # order from seed + epoch, augmentation from its generator
         uint8 = ((images.tensors[0].clamp(-1, 3) + 1) * 60).to(torch.uint8)
         augment = BatchAugment(generator=torch.Generator().manual_seed(seed))
-        train = DeviceLoader((uint8, images.tensors[1]), 32, augment=augment, mean=None,
-                             std=None, seed=seed)
+        train = DeviceLoader((uint8, images.tensors[1]), 32, augment=augment, mean=None, std=None, seed=seed)
     else:
         train = toys.loader(images, 32, shuffle=True, seed=seed)
     return model, optimizer, scheduler, train, toys.loader(toys.quadrants(48, seed=1), 16)
@@ -279,9 +323,19 @@ def test_resume_is_bitwise_identical(toys, tmp_path, case):
 
     def fit(objects, epochs: int, **kwargs) -> History:
         model, optimizer, scheduler, train, val = objects
-        return engine.fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=scheduler,
-                          criterion=nn.CrossEntropyLoss(), channels_last=case == "channels_last",
-                          progress=False, verbose=False, **kwargs)
+        return engine.fit(
+            model,
+            train,
+            val,
+            epochs=epochs,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            criterion=nn.CrossEntropyLoss(),
+            channels_last=case == "channels_last",
+            progress=False,
+            verbose=False,
+            **kwargs,
+        )
 
     straight = _resume_objects(toys, case, seed=0)
     expected = fit(straight, 3)
@@ -308,11 +362,21 @@ def test_resume_is_bitwise_identical(toys, tmp_path, case):
 
 
 @pytest.mark.parametrize("verbose", [True, False])
-def test_resume_without_a_checkpoint_starts_fresh_and_says_so_only_when_verbose(toys, tmp_path, capsys,
-                                                                                 verbose):
+def test_resume_without_a_checkpoint_starts_fresh_and_says_so_only_when_verbose(
+    toys, tmp_path, capsys, verbose
+):
     model, optimizer, _, train, _ = make_run(toys)
-    history = engine.fit(model, train, epochs=1, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
-                         checkpoint=tmp_path / "none.pt", resume=True, progress=False, verbose=verbose)
+    history = engine.fit(
+        model,
+        train,
+        epochs=1,
+        optimizer=optimizer,
+        criterion=nn.CrossEntropyLoss(),
+        checkpoint=tmp_path / "none.pt",
+        resume=True,
+        progress=False,
+        verbose=verbose,
+    )
     assert history.epoch == [1]
     out = capsys.readouterr().out
     assert ("no checkpoint" in out) is verbose
@@ -322,8 +386,9 @@ def test_resume_without_a_checkpoint_starts_fresh_and_says_so_only_when_verbose(
 def test_resume_says_what_it_did_and_when_nothing_is_left(toys, tmp_path, capsys):
     path = tmp_path / "run.pt"
     model, optimizer, _, train, _ = make_run(toys)
-    kwargs = dict(optimizer=optimizer, criterion=nn.CrossEntropyLoss(), checkpoint=path, max_batches=2,
-                  progress=False)
+    kwargs = dict(
+        optimizer=optimizer, criterion=nn.CrossEntropyLoss(), checkpoint=path, max_batches=2, progress=False
+    )
     engine.fit(model, train, epochs=2, **kwargs)
     capsys.readouterr()
     history = engine.fit(model, train, epochs=2, resume=True, **kwargs)
@@ -336,8 +401,14 @@ def test_resume_says_what_it_did_and_when_nothing_is_left(toys, tmp_path, capsys
 def test_an_existing_checkpoint_is_not_overwritten_by_a_new_run(toys, tmp_path):
     path = tmp_path / "run.pt"
     model, optimizer, _, train, _ = make_run(toys)
-    kwargs = dict(optimizer=optimizer, criterion=nn.CrossEntropyLoss(), checkpoint=path,
-                  max_batches=2, progress=False, verbose=False)
+    kwargs = dict(
+        optimizer=optimizer,
+        criterion=nn.CrossEntropyLoss(),
+        checkpoint=path,
+        max_batches=2,
+        progress=False,
+        verbose=False,
+    )
     engine.fit(model, train, epochs=3, **kwargs)
     before = path.read_bytes()
     with pytest.raises(FileExistsError) as info:
@@ -361,8 +432,17 @@ def test_live_plot_updates_once_per_epoch(toys, monkeypatch):
 
     monkeypatch.setattr(viz, "LivePlot", Recorder)
     model, optimizer, _, train, _ = make_run(toys)
-    engine.fit(model, train, epochs=3, optimizer=optimizer, live_plot=True, max_batches=1,
-               criterion=nn.CrossEntropyLoss(), progress=False, verbose=False)
+    engine.fit(
+        model,
+        train,
+        epochs=3,
+        optimizer=optimizer,
+        live_plot=True,
+        max_batches=1,
+        criterion=nn.CrossEntropyLoss(),
+        progress=False,
+        verbose=False,
+    )
     assert seen == [[1], [1, 2], [1, 2, 3]]
 
 
@@ -381,8 +461,9 @@ def test_train_one_epoch_matches_a_plain_loop_on_a_shuffled_loader(toys, progres
         optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
         train = toys.loader(ds, 8, shuffle=True, seed=3)
         if use_engine:
-            engine.train_one_epoch(model, train, optimizer, criterion=nn.CrossEntropyLoss(),
-                                   device="cpu", progress=progress)
+            engine.train_one_epoch(
+                model, train, optimizer, criterion=nn.CrossEntropyLoss(), device="cpu", progress=progress
+            )
         else:
             for x, y in train:
                 optimizer.zero_grad()
@@ -412,8 +493,9 @@ def test_history_survives_copy_deepcopy_pickle_and_its_state_dict():
 def test_loops_put_the_model_on_the_device_they_are_given(toys, loop, device):
     model, optimizer, _, train, _ = make_run(toys)
     if loop == "train_one_epoch":
-        engine.train_one_epoch(model, train, optimizer, criterion=nn.CrossEntropyLoss(),
-                               device=device, progress=False)
+        engine.train_one_epoch(
+            model, train, optimizer, criterion=nn.CrossEntropyLoss(), device=device, progress=False
+        )
     elif loop == "evaluate":
         assert engine.evaluate(model, train, device=device, progress=False)["samples"] == 200
     else:
@@ -425,11 +507,23 @@ def test_fit_works_out_the_run_once(toys, monkeypatch):
     model, optimizer, _, train, val = make_run(toys)
     contexts = []
     real = engine.RunContext.prepare.__func__
-    monkeypatch.setattr(engine.RunContext, "prepare",
-                        classmethod(lambda cls, *a, **k: contexts.append(real(cls, *a, **k)) or contexts[-1]))
+    monkeypatch.setattr(
+        engine.RunContext,
+        "prepare",
+        classmethod(lambda cls, *a, **k: contexts.append(real(cls, *a, **k)) or contexts[-1]),
+    )
     with pytest.warns(UserWarning, match="amp=True only applies on CUDA") as record:
-        engine.fit(model, train, val, epochs=2, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
-                   amp=True, progress=False, verbose=False)
+        engine.fit(
+            model,
+            train,
+            val,
+            epochs=2,
+            optimizer=optimizer,
+            criterion=nn.CrossEntropyLoss(),
+            amp=True,
+            progress=False,
+            verbose=False,
+        )
     assert len(contexts) == 1 and len(record) == 1
     assert contexts[0] == engine.RunContext(torch.device("cpu"), None, None, False, False, False)
 
@@ -460,8 +554,16 @@ def test_fit_takes_a_distributed_data_parallel_model(toys, tmp_path):
     try:
         model, optimizer, _, train, _ = make_run(toys)
         wrapped = nn.parallel.DistributedDataParallel(model)
-        history = engine.fit(wrapped, train, epochs=1, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
-                             checkpoint=tmp_path / "ddp.pt", progress=False, verbose=False)
+        history = engine.fit(
+            wrapped,
+            train,
+            epochs=1,
+            optimizer=optimizer,
+            criterion=nn.CrossEntropyLoss(),
+            checkpoint=tmp_path / "ddp.pt",
+            progress=False,
+            verbose=False,
+        )
     finally:
         dist.destroy_process_group()
     assert history.train_acc[0] > 0.25
@@ -475,8 +577,14 @@ def test_fit_takes_a_distributed_data_parallel_model(toys, tmp_path):
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(toys, tmp_path, device):
     path = tmp_path / "run.pt"
     model, optimizer, _, train, _ = make_run(toys)
-    kwargs = dict(optimizer=optimizer, criterion=nn.CrossEntropyLoss(), checkpoint=path, device=device,
-                  progress=False, verbose=False)
+    kwargs = dict(
+        optimizer=optimizer,
+        criterion=nn.CrossEntropyLoss(),
+        checkpoint=path,
+        device=device,
+        progress=False,
+        verbose=False,
+    )
     engine.fit(model, train, epochs=1, **kwargs)
     good = path.read_bytes()
     broken = toys.quadrants(200)  # the same length and batch size as the run's own loader
@@ -492,10 +600,20 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(toy
 def test_an_optimizer_built_for_another_model_is_refused(toys):
     model, optimizer, _, train, _ = make_run(toys)
     rebuilt = models.MnistCNN(num_classes=4)  # the model cell re-run, the optimizer cell not
-    for call in (lambda: engine.fit(rebuilt, train, epochs=1, optimizer=optimizer,
-                                    criterion=nn.CrossEntropyLoss(), progress=False, verbose=False),
-                 lambda: engine.train_one_epoch(rebuilt, train, optimizer, criterion=nn.CrossEntropyLoss(),
-                                                progress=False)):
+    for call in (
+        lambda: engine.fit(
+            rebuilt,
+            train,
+            epochs=1,
+            optimizer=optimizer,
+            criterion=nn.CrossEntropyLoss(),
+            progress=False,
+            verbose=False,
+        ),
+        lambda: engine.train_one_epoch(
+            rebuilt, train, optimizer, criterion=nn.CrossEntropyLoss(), progress=False
+        ),
+    ):
         with pytest.raises(ValueError, match="updates none of this MnistCNN's parameters") as info:
             call()
         assert "re-run the cell" in str(info.value) and "model.parameters()" in str(info.value)
@@ -525,16 +643,25 @@ def test_bad_inputs_get_one_message_with_expected_and_received(toys, entry, faul
     calls = {
         "predict": lambda: engine.predict(model, x),
         "evaluate": lambda: engine.evaluate(model, toys.loader(TensorDataset(x, y), 4), progress=False),
-        "fit": lambda: engine.fit(model, toys.loader(TensorDataset(x, y), 4), epochs=1,
-                                  optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
-                                  progress=False, verbose=False),
+        "fit": lambda: engine.fit(
+            model,
+            toys.loader(TensorDataset(x, y), 4),
+            epochs=1,
+            optimizer=optimizer,
+            criterion=nn.CrossEntropyLoss(),
+            progress=False,
+            verbose=False,
+        ),
     }
     with pytest.raises((TypeError, ValueError)) as info:
         calls[entry]()
     message = str(info.value)
     assert says in message, message
-    expected = {"uint8": "torch.float32", "channels_last": "x.permute(0, 3, 1, 2)",
-                "size": "(8, 1, 28, 28)" if entry == "predict" else "(4, 1, 28, 28)",
-                "labels": "0 .. 3"}[fault]
+    expected = {
+        "uint8": "torch.float32",
+        "channels_last": "x.permute(0, 3, 1, 2)",
+        "size": "(8, 1, 28, 28)" if entry == "predict" else "(4, 1, 28, 28)",
+        "labels": "0 .. 3",
+    }[fault]
     assert expected in message, message
     assert "mat1 and mat2" not in message.split("PyTorch said")[0]

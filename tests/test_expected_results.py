@@ -4,13 +4,12 @@ The notebooks record their figures while nbval runs them; ``test_recorded_figure
 runs after them (see ``pytest_collection_modifyitems`` in tests/conftest.py) and checks every
 result written during this pytest session.
 """
+
 from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +43,10 @@ def floor_violations(results: list[dict[str, Any]], floors: dict[str, Any]) -> l
         for figure, floor in table.items():
             value = r["figures"].get(figure)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < floor:
-                problems.append(f"notebook {r['notebook']} ({r['profile']}, {r['data_kind']} data): "
-                                f"{figure} = {value} is below its floor {floor}")
+                problems.append(
+                    f"notebook {r['notebook']} ({r['profile']}, {r['data_kind']} data): "
+                    f"{figure} = {value} is below its floor {floor}"
+                )
     return problems
 
 
@@ -53,7 +54,8 @@ def test_floor_check_catches_a_low_figure() -> None:
     results = [{"notebook": "03", "profile": "smoke", "data_kind": "subset", "figures": {"test_acc": 0.09}}]
     floors = {"03": {"smoke": {"subset": {"test_acc": 0.2}}}}
     assert floor_violations(results, floors) == [
-        "notebook 03 (smoke, subset data): test_acc = 0.09 is below its floor 0.2"]
+        "notebook 03 (smoke, subset data): test_acc = 0.09 is below its floor 0.2"
+    ]
     results[0]["figures"]["test_acc"] = 0.25
     assert floor_violations(results, floors) == []
 
@@ -63,14 +65,16 @@ def test_floor_check_treats_anything_non_finite_as_below_its_floor(value) -> Non
     results = [{"notebook": "03", "profile": "smoke", "data_kind": "subset", "figures": {"test_acc": value}}]
     floors = {"03": {"smoke": {"subset": {"test_acc": 0.2}}}}
     assert floor_violations(results, floors) == [
-        f"notebook 03 (smoke, subset data): test_acc = {value} is below its floor 0.2"]
+        f"notebook 03 (smoke, subset data): test_acc = {value} is below its floor 0.2"
+    ]
 
 
 def test_floor_check_reads_nan_from_a_results_file(tmp_path: Path) -> None:
     """A NaN written by an older course (Python's json writes and reads NaN) still fails."""
     path = tmp_path / "03.json"
-    path.write_text('{"notebook": "03", "profile": "smoke", "data_kind": "subset", '
-                    '"figures": {"test_acc": NaN}}')
+    path.write_text(
+        '{"notebook": "03", "profile": "smoke", "data_kind": "subset", "figures": {"test_acc": NaN}}'
+    )
     assert floor_violations([json.loads(path.read_text())], {"03": {"smoke": {"subset": {"test_acc": 0.2}}}})
 
 
@@ -88,16 +92,20 @@ def test_every_floor_names_a_notebook_profile_and_data_kind() -> None:
 
 @pytest.mark.after_notebooks
 def test_recorded_figures_meet_floors(session_start: float) -> None:
-    fresh = [p for p in sorted((report.build_dir() / "results").glob("*.json"))
-             if p.stat().st_mtime >= session_start]
+    fresh = [
+        p
+        for p in sorted((report.build_dir() / "results").glob("*.json"))
+        if p.stat().st_mtime >= session_start
+    ]
     if not fresh:
         pytest.skip("no notebook recorded results in this pytest session (run pytest tests notebooks)")
     results = [json.loads(p.read_text()) for p in fresh]
     assert floor_violations(results, load_floors()) == []
 
 
-def test_floors_catch_a_run_that_does_not_learn(shared_data: Path, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_floors_catch_a_run_that_does_not_learn(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Lesson 05 with a learning rate of 0, run as nbval would: its figures fall below the floors."""
     import nbclient
     import nbformat
@@ -107,12 +115,18 @@ def test_floors_catch_a_run_that_does_not_learn(shared_data: Path, tmp_path: Pat
     setup_cells = [c for c in nb.cells if "config.setup(epochs=12" in c.source]
     assert len(setup_cells) == 1 and "lr=1e-3" in setup_cells[0].source
     setup_cells[0].source = setup_cells[0].source.replace("lr=1e-3", "lr=0.0")
-    for variable, value in {"COURSE_PROFILE": "smoke", "COURSE_DATA_DIR": str(shared_data),
-                            "COURSE_BUILD_DIR": str(tmp_path / "build"), "COURSE_LIVE_PLOT": "0",
-                            "MPLBACKEND": "Agg", "COURSE_OFFLINE": "1"}.items():
+    for variable, value in {
+        "COURSE_PROFILE": "smoke",
+        "COURSE_DATA_DIR": str(shared_data),
+        "COURSE_BUILD_DIR": str(tmp_path / "build"),
+        "COURSE_LIVE_PLOT": "0",
+        "MPLBACKEND": "Agg",
+        "COURSE_OFFLINE": "1",
+    }.items():
         monkeypatch.setenv(variable, value)
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
 
     result = json.loads((tmp_path / "build" / "results" / "05.json").read_text())
     assert (result["profile"], result["data_kind"]) == ("smoke", "subset")
@@ -120,5 +134,6 @@ def test_floors_catch_a_run_that_does_not_learn(shared_data: Path, tmp_path: Pat
     assert all(result["figures"][name] < 0.15 for name in floors), result["figures"]
     problems = floor_violations([result], load_floors())
     assert len(problems) == len(floors) == 2
-    assert all(p.startswith("notebook 05 (smoke, subset data): v") and "is below its floor" in p
-               for p in problems), problems
+    assert all(
+        p.startswith("notebook 05 (smoke, subset data): v") and "is below its floor" in p for p in problems
+    ), problems

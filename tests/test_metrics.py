@@ -1,4 +1,5 @@
 """Tests for course_utils.metrics, checked against torchmetrics and hand-made cases."""
+
 from __future__ import annotations
 
 import math

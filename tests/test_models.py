@@ -1,4 +1,5 @@
 """Tests for course_utils.models: exact parameter counts, shapes, notebook-compatible names."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,8 +31,7 @@ def test_tutorialnet_layer_by_layer_counts():
     # conv1 456 + conv2 2,416 + fc1 48,120 + fc2 10,164 + fc3 850 = 62,006 (the blitz figure)
     net = models.TutorialNet()
     per_layer = {name: models.count_parameters(m) for name, m in net.named_children()}
-    assert per_layer == {"conv1": 456, "pool": 0, "conv2": 2416, "fc1": 48120,
-                         "fc2": 10164, "fc3": 850}
+    assert per_layer == {"conv1": 456, "pool": 0, "conv2": 2416, "fc1": 48120, "fc2": 10164, "fc3": 850}
 
 
 def test_num_classes_option():
@@ -106,8 +106,7 @@ class NotebookLeNet(nn.Module):
         return self.fc2(x)
 
 
-@pytest.mark.parametrize("ours, theirs", [(models.TutorialNet, BlitzNet),
-                                          (models.LeNetV2, NotebookLeNet)])
+@pytest.mark.parametrize("ours, theirs", [(models.TutorialNet, BlitzNet), (models.LeNetV2, NotebookLeNet)])
 def test_notebook_class_has_identical_state_dict(ours, theirs):
     torch.manual_seed(0)
     a, b = ours(), theirs()

@@ -7,6 +7,7 @@ header line written by ``tests/nbtools.py header`` from ``notebooks/course.toml`
 lessons 01-09 a summary, exercises and a solutions notebook. Each check has a test that it
 catches a bad notebook.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,10 +45,19 @@ def _name(path: Path) -> str:
 
 
 def _pending(rule: str, paths: list[Path]) -> list:
-    return [pytest.param(p, id=_name(p), marks=pytest.mark.xfail(
-        strict=True, reason=f"{rule}: being rewritten in parallel; remove it from PENDING once it passes"))
-        if p.parent.name != "solutions" and p.name[:2] in PENDING[rule] else pytest.param(p, id=_name(p))
-        for p in paths]
+    return [
+        pytest.param(
+            p,
+            id=_name(p),
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=f"{rule}: being rewritten in parallel; remove it from PENDING once it passes",
+            ),
+        )
+        if p.parent.name != "solutions" and p.name[:2] in PENDING[rule]
+        else pytest.param(p, id=_name(p))
+        for p in paths
+    ]
 
 
 def code_cells(path: Path) -> list[tuple[int, dict]]:
@@ -68,15 +78,20 @@ def checked_cell_problems(path: Path) -> list[str]:
         elif cell.get("outputs") or cell.get("execution_count") is not None:
             problems.append(f"cell {i}: unchecked cell with stored output (strip it)")
         if RAISES in src:
-            problems.append(f"cell {i}: {RAISES}; catch the error and print it instead, so Run All never stops")
+            problems.append(
+                f"cell {i}: {RAISES}; catch the error and print it instead, so Run All never stops"
+            )
     return problems
 
 
 def run_all_stoppers(path: Path) -> list[str]:
     """Cells tagged raises-exception: JupyterLab and Colab stop *Run All* at them."""
     cells = json.loads(path.read_text())["cells"]
-    return [f"cell {i}: tagged raises-exception; catch the error and print PyTorch's message instead"
-            for i, c in enumerate(cells) if "raises-exception" in c.get("metadata", {}).get("tags", [])]
+    return [
+        f"cell {i}: tagged raises-exception; catch the error and print PyTorch's message instead"
+        for i, c in enumerate(cells)
+        if "raises-exception" in c.get("metadata", {}).get("tags", [])
+    ]
 
 
 def long_cells(path: Path, limit: int = MAX_LINES) -> list[str]:
@@ -91,8 +106,13 @@ def long_cells(path: Path, limit: int = MAX_LINES) -> list[str]:
 
 def practice_problems(path: Path) -> list[str]:
     """A lesson needs '## Summary', '## Exercises' and notebooks/solutions/NN_*_solutions.ipynb."""
-    headings = {line.strip() for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown"
-                for line in "".join(c["source"]).splitlines() if line.startswith("## ")}
+    headings = {
+        line.strip()
+        for c in json.loads(path.read_text())["cells"]
+        if c["cell_type"] == "markdown"
+        for line in "".join(c["source"]).splitlines()
+        if line.startswith("## ")
+    }
     problems = [f"no '{h}' section" for h in ("## Summary", "## Exercises") if h not in headings]
     if not list((path.parent / "solutions").glob(f"{path.name[:2]}_*_solutions.ipynb")):
         problems.append(f"no notebooks/solutions/{path.name[:2]}_*_solutions.ipynb")
@@ -100,16 +120,28 @@ def practice_problems(path: Path) -> list[str]:
 
 
 def write_notebook(path: Path, cells: list[tuple[str, str]], **cell_fields) -> Path:
-    nb = {"cells": [{"cell_type": kind, "source": src.splitlines(keepends=True), "metadata": {},
-                     **({"outputs": [], "execution_count": None} if kind == "code" else {}), **cell_fields}
-                    for kind, src in cells],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    nb = {
+        "cells": [
+            {
+                "cell_type": kind,
+                "source": src.splitlines(keepends=True),
+                "metadata": {},
+                **({"outputs": [], "execution_count": None} if kind == "code" else {}),
+                **cell_fields,
+            }
+            for kind, src in cells
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 4,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(nb))
     return path
 
 
 # ---- every notebook --------------------------------------------------------
+
 
 def test_notebooks_exist() -> None:
     assert [p.name[:2] for p in LESSONS][:1] == ["00"], LESSONS
@@ -135,7 +167,8 @@ def test_no_cell_stops_run_all(path: Path) -> None:
 @pytest.mark.parametrize("path", _pending("header", NOTEBOOKS))
 def test_header_line_is_generated_from_course_toml(path: Path) -> None:
     assert nbtools.header_problems(path, nbtools.settings()) == [], (
-        "run: .venv/bin/python tests/nbtools.py header notebooks/*.ipynb notebooks/solutions/*.ipynb")
+        "run: .venv/bin/python tests/nbtools.py header notebooks/*.ipynb notebooks/solutions/*.ipynb"
+    )
 
 
 def test_readme_run_times_come_from_course_toml() -> None:
@@ -160,47 +193,69 @@ def test_solutions_belong_to_lessons() -> None:
 
 # ---- each check catches a bad notebook -------------------------------------
 
+
 def test_hygiene_check_catches_empty_checked_cell(tmp_path: Path) -> None:
     path = write_notebook(tmp_path / "bad.ipynb", [("code", CHECK + "\nprint(1)")])
-    assert checked_cell_problems(path) == ["cell 0: # NBVAL_CHECK_OUTPUT but no stored output",
-                                           "cell 0: # NBVAL_CHECK_OUTPUT but no execution count"]
+    assert checked_cell_problems(path) == [
+        "cell 0: # NBVAL_CHECK_OUTPUT but no stored output",
+        "cell 0: # NBVAL_CHECK_OUTPUT but no execution count",
+    ]
 
 
 def test_hygiene_check_rejects_the_raises_comment(tmp_path: Path) -> None:
     path = write_notebook(tmp_path / "bad.ipynb", [("code", RAISES + "\n1 / 0")])
     assert checked_cell_problems(path) == [
-        "cell 0: # NBVAL_RAISES_EXCEPTION; catch the error and print it instead, so Run All never stops"]
+        "cell 0: # NBVAL_RAISES_EXCEPTION; catch the error and print it instead, so Run All never stops"
+    ]
 
 
 def test_hygiene_check_catches_raises_exception_tag(tmp_path: Path) -> None:
-    path = write_notebook(tmp_path / "bad.ipynb", [("code", "1 / 0")], metadata={"tags": ["raises-exception"]})
+    path = write_notebook(
+        tmp_path / "bad.ipynb", [("code", "1 / 0")], metadata={"tags": ["raises-exception"]}
+    )
     assert run_all_stoppers(path) == [
-        "cell 0: tagged raises-exception; catch the error and print PyTorch's message instead"]
+        "cell 0: tagged raises-exception; catch the error and print PyTorch's message instead"
+    ]
 
 
 def test_hygiene_check_catches_long_cell(tmp_path: Path) -> None:
     body = "\n".join(f"x{i} = {i}" for i in range(MAX_LINES))
-    path = write_notebook(tmp_path / "bad.ipynb", [("code", CHECK + "\n" + body + "\n\n"),  # at the limit: fine
-                                                   ("code", body + "\ny = 0")])
+    path = write_notebook(
+        tmp_path / "bad.ipynb",
+        [
+            ("code", CHECK + "\n" + body + "\n\n"),  # at the limit: fine
+            ("code", body + "\ny = 0"),
+        ],
+    )
     assert long_cells(path) == [f"cell 1: {MAX_LINES + 1} lines (at most {MAX_LINES}: one idea per cell)"]
 
 
 def test_hygiene_check_catches_missing_practice(tmp_path: Path) -> None:
-    good = write_notebook(tmp_path / "05_x.ipynb", [("markdown", "# 05\n\n## Summary\n- a"), ("markdown", "## Exercises")])
+    good = write_notebook(
+        tmp_path / "05_x.ipynb", [("markdown", "# 05\n\n## Summary\n- a"), ("markdown", "## Exercises")]
+    )
     bad = write_notebook(tmp_path / "06_y.ipynb", [("markdown", "# 06\n\n### Summary\n\n## Exercises 1")])
     write_notebook(tmp_path / "solutions" / "05_x_solutions.ipynb", [("markdown", "# 05 solutions")])
     assert practice_problems(good) == []
-    assert practice_problems(bad) == ["no '## Summary' section", "no '## Exercises' section",
-                                      "no notebooks/solutions/06_*_solutions.ipynb"]
+    assert practice_problems(bad) == [
+        "no '## Summary' section",
+        "no '## Exercises' section",
+        "no notebooks/solutions/06_*_solutions.ipynb",
+    ]
 
 
 def test_header_check_catches_stale_header_and_url(tmp_path: Path) -> None:
-    config = {"repository": "https://github.com/someone/fork", "branch": "main",
-              "run_times": {"lessons": {"03": {"smoke": 10, "quick": 11}}, "solutions": {}}}
+    config = {
+        "repository": "https://github.com/someone/fork",
+        "branch": "main",
+        "run_times": {"lessons": {"03": {"smoke": 10, "quick": 11}}, "solutions": {}},
+    }
     bootstrap = nbtools.bootstrap("https://github.com/someone/fork")
     path = write_notebook(tmp_path / "03_x.ipynb", [("code", bootstrap), ("markdown", "# 03 · X\n\nText.")])
     problems = nbtools.header_problems(path, config)
-    assert len(problems) == 1 and problems[0].startswith("03_x.ipynb: header line under the title is not"), problems
+    assert len(problems) == 1 and problems[0].startswith("03_x.ipynb: header line under the title is not"), (
+        problems
+    )
     nbtools.write_header(path, config)
     assert nbtools.header_problems(path, config) == []
     title = json.loads(path.read_text())["cells"][1]["source"]
@@ -220,4 +275,5 @@ def test_header_tool_writes_readme_times() -> None:
     other = "| `09_ddp` | DDP | — | 5 s | 6 s | 7 s |"
     assert nbtools.readme_with_times(row + "\n" + other, config) == (
         "| `03_tutorial_cnn_cifar10` | the blitz | PyTorch's blitz | 9 s | 12 s | 30 s |\n"
-        "| `09_ddp` | DDP | — | not yet measured | not yet measured | not yet measured |")
+        "| `09_ddp` | DDP | — | not yet measured | not yet measured | not yet measured |"
+    )

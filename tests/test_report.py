@@ -1,4 +1,5 @@
 """Tests for course_utils.report: recorded results, the results table and the notebook runner."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_record_writes_profile_device_source_and_versions(build: Path, capsys) -> None:
     cfg = config.setup(profile="smoke", epochs=3, verbose=False)
-    path = report.record("05", cfg=cfg, data_source="cifar10: subset (x.npz)",
-                         val_acc=torch.tensor(0.625), seconds=12.5)
+    path = report.record(
+        "05", cfg=cfg, data_source="cifar10: subset (x.npz)", val_acc=torch.tensor(0.625), seconds=12.5
+    )
     assert path == build / "results" / "05.json"
     entry = json.loads(path.read_text())
     assert entry["figures"] == {"val_acc": 0.625, "seconds": 12.5}  # the tensor became a float
@@ -32,37 +34,59 @@ def test_record_writes_profile_device_source_and_versions(build: Path, capsys) -
     assert capsys.readouterr().out == "[course] recorded 05: val_acc=0.6250, seconds=12.5000\n"
 
 
-@pytest.mark.parametrize("source, kind", [("cifar10: torchvision (/data)", "real"),
-                                          ("cifar10: subset (/d/cifar10_subset.npz)", "subset"),
-                                          ("mnist: synthetic (offline stand-in)", "synthetic")])
+@pytest.mark.parametrize(
+    "source, kind",
+    [
+        ("cifar10: torchvision (/data)", "real"),
+        ("cifar10: subset (/d/cifar10_subset.npz)", "subset"),
+        ("mnist: synthetic (offline stand-in)", "synthetic"),
+    ],
+)
 def test_source_kind(source: str, kind: str) -> None:
     assert report.source_kind(source) == kind
 
 
 def test_results_table_puts_the_source_figure_beside_ours_and_marks_failures() -> None:
-    results = [{"notebook": "03", "profile": "quick", "device": "cpu", "recorded_at": "2026-11-30T10:00:00",
-                "data_source": "cifar10: subset (/home/me/data/cifar10_subset.npz)",
-                "figures": {"test_acc": 0.3021, "seconds": 6.0, "images_per_s": 1234.5, "count": 5085}}]
+    results = [
+        {
+            "notebook": "03",
+            "profile": "quick",
+            "device": "cpu",
+            "recorded_at": "2026-11-30T10:00:00",
+            "data_source": "cifar10: subset (/home/me/data/cifar10_subset.npz)",
+            "figures": {"test_acc": 0.3021, "seconds": 6.0, "images_per_s": 1234.5, "count": 5085},
+        }
+    ]
     wall, failed = {"03": 8.4, "04": 2.0}, {"04": "cell 3: ValueError: bad"}
     where = "quick · cpu · cifar10: subset"
     assert report.figures_table(results, failed).splitlines()[2:] == [
-        f"| 03 | test_acc | 30.21 % | 53 % (the blitz, post 000: after epoch 2, full CIFAR-10 test set) | {where} |",
+        f"| 03 | test_acc | 30.21 % | 53 % (the blitz, post 000: after epoch 2, full CIFAR-10 test set)"
+        f" | {where} |",
         f"| 03 | seconds | 6.0 s | — | {where} |",
         f"| 03 | images_per_s | 1,234.5 per s | — | {where} |",
         f"| 03 | count | 5,085 | — | {where} |",
-        "| 04 | FAILED | cell 3: ValueError: bad | | |"]
+        "| 04 | FAILED | cell 3: ValueError: bad | | |",
+    ]
     assert report.runs_table(results, wall, failed).splitlines()[2:] == [
         "| 03 | quick | cpu | cifar10: subset (cifar10_subset.npz) | 2026-11-30 10:00 | 8 s | ok |",
-        "| 04 | - | - | - | - | 2 s | FAILED: cell 3: ValueError: bad |"]
+        "| 04 | - | - | - | - | 2 s | FAILED: cell 3: ValueError: bad |",
+    ]
     table = report.results_table(results, wall, failed)
     assert table.index("## Figures") < table.index(report.RESULTS_NOTE) < table.index("## Runs")
 
 
-@pytest.mark.parametrize("source, short", [
-    ("cifar10: subset (/home/me/shared/data/cifar10_subset.npz)", "cifar10: subset (cifar10_subset.npz)"),
-    ("mnist: torchvision (C:\\Users\\me\\data)", "mnist: torchvision (data)"),
-    ("cifar10: torchvision (download to /root/.cache/course_utils/data), mnist: synthetic (offline stand-in)",
-     "cifar10: torchvision (data), mnist: synthetic (offline stand-in)")])
+@pytest.mark.parametrize(
+    "source, short",
+    [
+        ("cifar10: subset (/home/me/shared/data/cifar10_subset.npz)", "cifar10: subset (cifar10_subset.npz)"),
+        ("mnist: torchvision (C:\\Users\\me\\data)", "mnist: torchvision (data)"),
+        (
+            "cifar10: torchvision (download to /root/.cache/course_utils/data), "
+            "mnist: synthetic (offline stand-in)",
+            "cifar10: torchvision (data), mnist: synthetic (offline stand-in)",
+        ),
+    ],
+)
 def test_short_source_names_no_machine_path(source: str, short: str) -> None:
     assert report.short_source(source) == short
 
@@ -70,8 +94,9 @@ def test_short_source_names_no_machine_path(source: str, short: str) -> None:
 def test_every_source_figure_names_a_recorded_figure_and_its_epoch() -> None:
     """The source column covers the figures the issue lists, each with the epoch it belongs to."""
     texts = sorted(f.text for f in report.SOURCE_FIGURES.values())
-    assert texts == sorted(["53 %", "97.66 %", "97.25 %", "70 s", "18 s", "69.42 %", "70.69 %",
-                            "70.69 %", "70.75 %"])
+    assert texts == sorted(
+        ["53 %", "97.66 %", "97.25 %", "70 s", "18 s", "69.42 %", "70.69 %", "70.69 %", "70.75 %"]
+    )
     assert all("epoch" in f.where for f in report.SOURCE_FIGURES.values())
 
 
@@ -126,8 +151,10 @@ def notebook(*sources: str) -> nbformat.NotebookNode:
 
 def test_run_notebooks_goes_on_after_a_failure_and_writes_the_table(build: Path, tmp_path: Path) -> None:
     good, bad = tmp_path / "10_good.ipynb", tmp_path / "11_bad.ipynb"
-    nbformat.write(notebook("from course_utils import report",
-                            "report.record('10', data_source='synthetic', acc=0.5)"), good)
+    nbformat.write(
+        notebook("from course_utils import report", "report.record('10', data_source='synthetic', acc=0.5)"),
+        good,
+    )
     nbformat.write(notebook("x = 1", "raise ValueError('broken on purpose')", "x = 2"), bad)
     table, failed = report.run_notebooks([bad, good])
     assert failed == {"11": "cell 1: ValueError: broken on purpose"}
@@ -135,7 +162,9 @@ def test_run_notebooks_goes_on_after_a_failure_and_writes_the_table(build: Path,
     assert text.startswith("# Course results\n\n## Figures\n\n" + report.RESULTS_NOTE)
     assert "| 10 | acc | 50.00 % | — | smoke · cpu · synthetic |" in text
     assert "| 11 | FAILED | cell 1: ValueError: broken on purpose | | |" in text
-    assert "| 11 | - | - | - | - | " in text and " s | FAILED: cell 1: ValueError: broken on purpose |" in text
+    assert (
+        "| 11 | - | - | - | - | " in text and " s | FAILED: cell 1: ValueError: broken on purpose |" in text
+    )
     executed = nbformat.read(build / "notebooks" / "11_bad.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["ename"] == "ValueError"
     assert executed.cells[2].outputs == []  # nothing ran after the failure
@@ -147,8 +176,10 @@ def test_run_notebooks_keeps_solutions_apart_and_stamps_the_run(build: Path, tmp
     """Solutions land in build/notebooks/solutions/ and never replace the lesson's copy or figures."""
     (tmp_path / "solutions").mkdir()
     lesson, solution = tmp_path / "12_x.ipynb", tmp_path / "solutions" / "12_x.ipynb"
-    nbformat.write(notebook("from course_utils import report",
-                            "report.record('12', data_source='synthetic', acc=0.5)"), lesson)
+    nbformat.write(
+        notebook("from course_utils import report", "report.record('12', data_source='synthetic', acc=0.5)"),
+        lesson,
+    )
     nbformat.write(notebook("print('solution')"), solution)
     table, failed = report.run_notebooks([lesson, solution])
     assert failed == {}
@@ -161,5 +192,6 @@ def test_run_notebooks_keeps_solutions_apart_and_stamps_the_run(build: Path, tmp
     assert (stamp["profile"], stamp["device"], stamp["failed"]) == ("smoke", "cpu", None)
     assert stamp["seconds"] > 0 and stamp["executed_at"][:2] == "20"
     assert json.loads((build / "results" / "12.json").read_text())["figures"] == {"acc": 0.5}
-    assert re.search(r"\| 12 solutions \| - \| - \| - \| - \| \d+ s \| ran; records no figures \|",
-                     table.read_text())
+    assert re.search(
+        r"\| 12 solutions \| - \| - \| - \| - \| \d+ s \| ran; records no figures \|", table.read_text()
+    )

@@ -4,6 +4,7 @@ The ``built_site`` fixture (tests/conftest.py) executes two small lessons and a 
 ``report.run_notebooks`` and builds the site from them; these tests read the HTML it wrote.
 The browser checks (console errors, images, search) are in tests/browser/test_site_browser.py.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -74,7 +75,10 @@ def page_of(built_site: dict, notebook: Path) -> Path:
 def test_one_page_per_notebook_and_a_landing_and_results_page(built_site: dict) -> None:
     notebooks = executed(built_site)
     assert [p.relative_to(built_site["build"] / "notebooks").as_posix() for p in notebooks] == [
-        "01_alpha.ipynb", "02_beta.ipynb", "solutions/01_alpha.ipynb"]
+        "01_alpha.ipynb",
+        "02_beta.ipynb",
+        "solutions/01_alpha.ipynb",
+    ]
     for notebook in notebooks:
         title = make_site.title_of(json.loads(notebook.read_text()), "")
         assert title in page_of(built_site, notebook).read_text(), notebook
@@ -135,12 +139,18 @@ def test_every_page_states_profile_device_data_and_date_of_its_run(built_site: d
     date = result["recorded_at"][:10]
     site = built_site["site"]
     lesson = (site / "notebooks" / "01_alpha.html").read_text()
-    assert re.search(rf"on {date} in the <strong>smoke</strong> profile on <strong>cpu</strong>; "
-                     r"data: cifar10: subset \(cifar10_subset.npz\)", lesson)
+    assert re.search(
+        rf"on {date} in the <strong>smoke</strong> profile on <strong>cpu</strong>; "
+        r"data: cifar10: subset \(cifar10_subset.npz\)",
+        lesson,
+    )
     for name in ("notebooks/02_beta.html", "notebooks/solutions/01_alpha.html"):
         text = (site / name).read_text()  # no result recorded: what make course stamped
-        assert re.search(r"in the <strong>smoke</strong> profile on <strong>cpu</strong>; "
-                         "data: not recorded by this notebook", text), name
+        assert re.search(
+            r"in the <strong>smoke</strong> profile on <strong>cpu</strong>; "
+            "data: not recorded by this notebook",
+            text,
+        ), name
     for name in ("index.html", "results.html"):
         text = (site / name).read_text()
         assert "The runs behind this site" in text and f"runs on {date}" in text, name
@@ -149,8 +159,10 @@ def test_every_page_states_profile_device_data_and_date_of_its_run(built_site: d
 
 def test_lesson_pages_link_to_colab_and_the_notebook_file(built_site: dict) -> None:
     base = make_site.DEFAULT_REPO_URL.removeprefix("https://github.com/")
-    for name, rel in (("01_alpha", "notebooks/01_alpha.ipynb"),
-                      ("solutions/01_alpha", "notebooks/solutions/01_alpha.ipynb")):
+    for name, rel in (
+        ("01_alpha", "notebooks/01_alpha.ipynb"),
+        ("solutions/01_alpha", "notebooks/solutions/01_alpha.ipynb"),
+    ):
         links = Page(built_site["site"] / "notebooks" / f"{name}.html").links
         assert f"https://colab.research.google.com/github/{base}/blob/main/{rel}" in links
         assert f"https://github.com/{base}/blob/main/{rel}" in links
@@ -161,7 +173,10 @@ def test_widget_shows_its_still_picture_a_note_and_no_widget_javascript(built_si
     assert "Its controls need a running Python kernel" in html
     assert "widget-view" not in html and "require.js" not in html and "embed-amd" not in html
     # the progress bar has no picture: its output is gone (its source stays)
-    assert html.count("IntProgress") == 1 and "cell_output" not in html.split("IntProgress")[1].split("cell_input")[0]
+    assert (
+        html.count("IntProgress") == 1
+        and "cell_output" not in html.split("IntProgress")[1].split("cell_input")[0]
+    )
     page = Page(built_site["site"] / "notebooks" / "02_beta.html")
     assert sum(in_article for _, in_article in page.images) == 1
 
@@ -169,8 +184,11 @@ def test_widget_shows_its_still_picture_a_note_and_no_widget_javascript(built_si
 def test_pages_load_nothing_from_other_sites(built_site: dict) -> None:
     for path in pages(built_site["site"]):
         page = Page(path)
-        remote = [s for s in page.scripts + [src for src, _ in page.images]
-                  if urlsplit(s).scheme or s.startswith("//")]
+        remote = [
+            s
+            for s in page.scripts + [src for src, _ in page.images]
+            if urlsplit(s).scheme or s.startswith("//")
+        ]
         assert remote == [], path
 
 
@@ -197,12 +215,22 @@ def test_site_builds_in_under_a_minute(built_site: dict) -> None:
 
 
 # ---------------------------------------------------------------------- units
-@pytest.mark.parametrize("text, clean", [
-    ("data cifar10: subset (/work/u/shared/data/cifar10_subset.npz)", "data cifar10: subset (…/cifar10_subset.npz)"),
-    ("File /home/ana/.venv/lib/python3.11/site-packages/torch/nn.py, line 3", "File …/nn.py, line 3"),
-    ("saved to C:\\Users\\ana\\ckpt.pt", "saved to …/ckpt.pt"),
-    ("see https://pytorch.org/docs/stable/nn.html and ~/notes", "see https://pytorch.org/docs/stable/nn.html and ~/notes"),
-    ("ratio 3/4, path a/b", "ratio 3/4, path a/b")])
+@pytest.mark.parametrize(
+    "text, clean",
+    [
+        (
+            "data cifar10: subset (/work/u/shared/data/cifar10_subset.npz)",
+            "data cifar10: subset (…/cifar10_subset.npz)",
+        ),
+        ("File /home/ana/.venv/lib/python3.11/site-packages/torch/nn.py, line 3", "File …/nn.py, line 3"),
+        ("saved to C:\\Users\\ana\\ckpt.pt", "saved to …/ckpt.pt"),
+        (
+            "see https://pytorch.org/docs/stable/nn.html and ~/notes",
+            "see https://pytorch.org/docs/stable/nn.html and ~/notes",
+        ),
+        ("ratio 3/4, path a/b", "ratio 3/4, path a/b"),
+    ],
+)
 def test_scrub_removes_machine_paths_only(text: str, clean: str) -> None:
     assert make_site.scrub(text, prefixes=[]) == clean
 
@@ -227,6 +255,7 @@ def test_readme_section_missing_is_a_clear_error() -> None:
 def test_colab_url_only_for_github(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURSE_REPO_URL", "https://github.com/me/fork.git/")
     assert make_site.colab_url("notebooks/03_x.ipynb") == (
-        "https://colab.research.google.com/github/me/fork/blob/main/notebooks/03_x.ipynb")
+        "https://colab.research.google.com/github/me/fork/blob/main/notebooks/03_x.ipynb"
+    )
     monkeypatch.setenv("COURSE_REPO_URL", "https://gitlab.com/me/fork")
     assert make_site.colab_url("notebooks/03_x.ipynb") is None

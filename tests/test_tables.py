@@ -1,4 +1,5 @@
 """course_utils.tables: rows in, one Markdown table out."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,10 +8,15 @@ from course_utils import tables
 
 
 def test_markdown_aligns_numbers_right_and_formats_columns() -> None:
-    text = tables.markdown([("cat", 0.5, 1200), ("dog", None, 3)], ["class", "acc", "images"],
-                           formats=[None, ".1%", None])
-    assert text.splitlines() == ["| class | acc | images |", "| --- | ---: | ---: |",
-                                 "| cat | 50.0% | 1,200 |", "| dog | – | 3 |"]
+    text = tables.markdown(
+        [("cat", 0.5, 1200), ("dog", None, 3)], ["class", "acc", "images"], formats=[None, ".1%", None]
+    )
+    assert text.splitlines() == [
+        "| class | acc | images |",
+        "| --- | ---: | ---: |",
+        "| cat | 50.0% | 1,200 |",
+        "| dog | – | 3 |",
+    ]
 
 
 def test_markdown_refuses_ragged_rows() -> None:
@@ -25,29 +31,40 @@ def test_show_prints_outside_a_notebook(capsys: pytest.CaptureFixture[str]) -> N
 
 # ---- lesson 03 ------------------------------------------------------------
 
+
 def test_per_class_rows_and_confused_pairs_read_the_matrix() -> None:
     import torch
 
     cm = torch.tensor([[5, 3, 2], [0, 4, 0], [1, 1, 0]])  # rows: true class; columns: predicted
     assert tables.per_class_rows(cm, ["cat", "dog", "eel"]) == [
-        ["cat", 10, 5, 0.5], ["dog", 4, 4, 1.0], ["eel", 2, 0, 0.0]]
+        ["cat", 10, 5, 0.5],
+        ["dog", 4, 4, 1.0],
+        ["eel", 2, 0, 0.0],
+    ]
     assert tables.confused_pairs(cm, ["cat", "dog", "eel"], top=3) == [
-        ["cat", "dog", 3, 0.3], ["cat", "eel", 2, 0.2], ["eel", "cat", 1, 0.5]]
+        ["cat", "dog", 3, 0.3],
+        ["cat", "eel", 2, 0.2],
+        ["eel", "cat", 1, 0.5],
+    ]
     assert tables.per_class_rows([[0, 0], [0, 1]], ["a", "b"])[0] == ["a", 0, 0, None]  # no samples
     with pytest.raises(ValueError, match="2 x 2"):
         tables.per_class_rows([[1, 2, 3]], ["a", "b"])
+
 
 # (end of lesson 03)
 
 
 # ---- lesson 04 ------------------------------------------------------------
 def test_speed_rows_put_the_blog_beside_ours() -> None:
-    rows = tables.speed_rows({"per sample": (70, 0.9766)}, {"per sample": (12.5, 0.98)}, {"per sample": 60_000})
+    rows = tables.speed_rows(
+        {"per sample": (70, 0.9766)}, {"per sample": (12.5, 0.98)}, {"per sample": 60_000}
+    )
     assert rows == [["per sample", 60_000, 70, 0.9766, 12.5, 0.98]]
     text = tables.markdown(rows, tables.SPEED_HEADERS, formats=tables.SPEED_FORMATS)
     assert text.splitlines()[-1] == "| per sample | 60,000 | 70 | 97.66% | 12.5 | 98.00% |"
     with pytest.raises(ValueError, match="same runs"):
         tables.speed_rows({"a": (1, 0.5)}, {"b": (1, 0.5)}, {"b": 1})
+
 
 # (end of lesson 04)
 
@@ -55,8 +72,9 @@ def test_speed_rows_put_the_blog_beside_ours() -> None:
 # ---- lesson 05 ------------------------------------------------------------
 def _history(train_acc, val_acc, train_loss, val_loss):
     from course_utils.engine import History
+
     h = History()
-    for i, row in enumerate(zip(train_acc, val_acc, train_loss, val_loss), start=1):
+    for i, row in enumerate(zip(train_acc, val_acc, train_loss, val_loss, strict=False), start=1):
         h.append(epoch=i, train_acc=row[0], val_acc=row[1], train_loss=row[2], val_loss=row[3])
     return h
 
@@ -78,42 +96,57 @@ def test_overfitting_verdict_when_nothing_overfits_yet() -> None:
     s = tables.overfitting_summary(_history([0.3], [0.35], [2.0], [1.9]))
     assert tables.overfitting_verdict("v2", s) == [
         "v2: validation loss still falling at the last epoch (1): no overfitting visible yet",
-        "v2: training accuracy not above validation accuracy at the end (gap -5.0%)"]
+        "v2: training accuracy not above validation accuracy at the end (gap -5.0%)",
+    ]
 
 
 def test_overfitting_summary_needs_validation_figures() -> None:
     from course_utils.engine import History
+
     with pytest.raises(ValueError, match="validation figure"):
         tables.overfitting_summary(History())
 
 
 def test_results_rows() -> None:
     h = _history([0.6], [0.5], [1.0], [1.2])
-    runs = {"LeNet v1": {"parameters": 657_080, "history": h, "summary": tables.overfitting_summary(h),
-                         "test_acc": 0.48}}
+    runs = {
+        "LeNet v1": {
+            "parameters": 657_080,
+            "history": h,
+            "summary": tables.overfitting_summary(h),
+            "test_acc": 0.48,
+        }
+    }
     rows = tables.results_rows(runs, {"LeNet v1": 0.6942})
     assert rows == [["LeNet v1", 657_080, 0.6942, 0.5, 1, 0.48, pytest.approx(0.1)]]
     text = tables.markdown(rows, tables.RESULTS_HEADERS, formats=tables.RESULTS_FORMATS)
     assert "| LeNet v1 | 657,080 | 69.42% | 50.0% | 1 | 48.0% | +10.0% |" in text
+
 
 # (end of lesson 05)
 
 
 # ---- lesson 06 ------------------------------------------------------------
 def test_gap_summary_and_rows() -> None:
-    h = _history([0.4, 0.5, 0.6, 0.7, 0.75], [0.4, 0.45, 0.5, 0.52, 0.53],
-                 [1.6, 1.3, 1.1, 0.9, 0.8], [1.6, 1.4, 1.3, 1.32, 1.35])
+    h = _history(
+        [0.4, 0.5, 0.6, 0.7, 0.75],
+        [0.4, 0.45, 0.5, 0.52, 0.53],
+        [1.6, 1.3, 1.1, 0.9, 0.8],
+        [1.6, 1.4, 1.3, 1.32, 1.35],
+    )
     s = tables.gap_summary(h)
     assert s["best_loss_epoch"] == 3 and s["val_acc"] == 0.53
     assert s["acc_gap"] == pytest.approx(0.22) and s["loss_gap"] == pytest.approx(0.55)
-    assert s["trend"] == pytest.approx(2.6)   # slope through 45, 50, 52, 53 (points per epoch)
+    assert s["trend"] == pytest.approx(2.6)  # slope through 45, 50, 52, 53 (points per epoch)
     assert tables.gap_summary(h, last=1)["trend"] is None
     rows = tables.gap_rows({"plain": s}, {"plain": 0.7069}, {"plain": 0.51})
     text = tables.markdown(rows, tables.GAP_HEADERS, formats=tables.GAP_FORMATS)
     assert text.splitlines()[-1] == "| plain | 70.69% | 53.0% | +22.0% | +0.550 | 3 | +2.6 | 51.0% |"
     with pytest.raises(ValueError, match="validation figure"):
         from course_utils.engine import History
+
         tables.gap_summary(History())
+
 
 # (end of lesson 06)
 
@@ -131,12 +164,17 @@ def test_08_time_split_rows_are_seconds_and_rates() -> None:
 
 
 def test_08_speed_rows_compare_with_the_baseline() -> None:
-    results = {"PIL": {"data_s": 4.0, "epoch_s": 5.0, "val_acc": 0.3},
-               "channels_last": {"epoch_s": 2.0, "val_acc": 0.31}}
-    rows = tables.speed_rows(1000, results, baseline_epoch_s=5.0, model_alone_s={"model alone": 1.0})
-    assert rows == [("PIL", 250.0, 200.0, 1.0, 0.3), ("channels_last", None, 500.0, 2.5, 0.31),
-                    ("model alone", None, 1000.0, 5.0, None)]
-    text = tables.markdown(rows, tables.SPEED_HEADERS, formats=[None, ",.0f", ",.0f", ".2f", ".1%"])
+    results = {
+        "PIL": {"data_s": 4.0, "epoch_s": 5.0, "val_acc": 0.3},
+        "channels_last": {"epoch_s": 2.0, "val_acc": 0.31},
+    }
+    rows = tables.faster_rows(1000, results, baseline_epoch_s=5.0, model_alone_s={"model alone": 1.0})
+    assert rows == [
+        ("PIL", 250.0, 200.0, 1.0, 0.3),
+        ("channels_last", None, 500.0, 2.5, 0.31),
+        ("model alone", None, 1000.0, 5.0, None),
+    ]
+    text = tables.markdown(rows, tables.FASTER_HEADERS, formats=[None, ",.0f", ",.0f", ".2f", ".1%"])
     assert "| channels_last | – | 500 | 2.50 | 31.0% |" in text.splitlines()
 
 
@@ -148,5 +186,6 @@ def test_08_compile_rows_with_and_without_a_compiled_step() -> None:
     skipped = tables.compile_rows(100, eager_s=0.004, compiled_s=None, compile_s=None)
     assert skipped[1] == ("torch.compile: not run here", None, None, None, None)
     assert len(tables.COMPILE_HEADERS) == len(skipped[1])
+
 
 # (end of lesson 08)

@@ -1,4 +1,5 @@
 """Tests for course_utils.viz: image conversion, figures, layer shapes and the live plot."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -6,7 +7,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from torch import nn
@@ -43,12 +43,15 @@ def test_im_convert_grayscale_and_grad_tensor() -> None:
     assert viz.im_convert(torch.zeros(1, 4, 6)).shape == (4, 6)  # default 0.5 per channel
 
 
-@pytest.mark.parametrize("shape,kwargs", [
-    ((2, 3, 4, 4), {}),                                   # a batch
-    ((2, 4, 4), {}),                                      # two channels
-    ((4, 4), {}),                                         # no channel axis
-    ((1, 4, 4), {"mean": (0.5,) * 3, "std": (0.5,) * 3}),  # RGB stats for a grey image
-])
+@pytest.mark.parametrize(
+    "shape,kwargs",
+    [
+        ((2, 3, 4, 4), {}),  # a batch
+        ((2, 4, 4), {}),  # two channels
+        ((4, 4), {}),  # no channel axis
+        ((1, 4, 4), {"mean": (0.5,) * 3, "std": (0.5,) * 3}),  # RGB stats for a grey image
+    ],
+)
 def test_im_convert_rejects_bad_shapes(shape: tuple, kwargs: dict) -> None:
     with pytest.raises(ValueError) as err:
         viz.im_convert(torch.zeros(shape), **kwargs)
@@ -84,8 +87,7 @@ def test_show_batch_with_predictions_colours_titles() -> None:
 
 
 def test_show_batch_partial_row_and_grayscale() -> None:
-    fig = viz.show_batch(torch.zeros(5, 1, 4, 4), [1, 2, 3, 4, 5], CLASSES, ncols=3,
-                         mean=(0.5,), std=(0.5,))
+    fig = viz.show_batch(torch.zeros(5, 1, 4, 4), [1, 2, 3, 4, 5], CLASSES, ncols=3, mean=(0.5,), std=(0.5,))
     assert len(fig.axes) == 6 and not fig.axes[5].axison
     assert fig.axes[0].images[0].get_array().shape == (4, 4)
     assert len(viz.show_batch(torch.zeros(4, 3, 2, 2), [0] * 4, CLASSES, n=None, ncols=2).axes) == 4
@@ -103,8 +105,7 @@ def test_confusion_matrix_counts_and_normalized() -> None:
     assert [t.get_text() for t in ax.texts][:3] == ["3", "1", "0"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
     norm = viz.plot_confusion_matrix(cm, ["a", "b", "c"], normalize=True).axes[0]
-    np.testing.assert_allclose(norm.images[0].get_array(),
-                               [[0.75, 0.25, 0], [0, 0, 0], [0.5, 0, 0.5]])
+    np.testing.assert_allclose(norm.images[0].get_array(), [[0.75, 0.25, 0], [0, 0, 0], [0.5, 0, 0.5]])
     with pytest.raises(ValueError, match=r"\(2, 2\)"):
         viz.plot_confusion_matrix(cm, ["a", "b"])
 
@@ -121,9 +122,15 @@ def test_per_class_accuracy_bars_in_percent() -> None:
 # ---------------------------------------------------------------- histories
 
 
-HIST = {"epoch": [1, 2, 3], "train_loss": [2.0, 1.5, 1.0], "train_acc": [0.3, 0.5, 0.6],
-        "val_loss": [1.8, 1.4, 1.2], "val_acc": [0.35, 0.5, 0.55], "lr": [0.1] * 3,
-        "seconds": [1.0] * 3}
+HIST = {
+    "epoch": [1, 2, 3],
+    "train_loss": [2.0, 1.5, 1.0],
+    "train_acc": [0.3, 0.5, 0.6],
+    "val_loss": [1.8, 1.4, 1.2],
+    "val_acc": [0.35, 0.5, 0.55],
+    "lr": [0.1] * 3,
+    "seconds": [1.0] * 3,
+}
 
 
 @pytest.mark.parametrize("history", [HIST, SimpleNamespace(**HIST)], ids=["dict", "object"])
@@ -171,10 +178,18 @@ def test_compare_histories_colour_per_run() -> None:
 
 def test_layer_shapes_lenet_v2_with_functional_pooling() -> None:
     rows = viz.layer_shapes(LeNetV2(), (1, 3, 32, 32))
-    spatial = [(row.name, row.output_shape[-1]) for row in rows
-               if row.type in ("Tensor", "Conv2d", "F.max_pool2d")]
-    assert spatial == [("input", 32), ("conv1", 32), ("max_pool2d_1", 16), ("conv2", 16),
-                       ("max_pool2d_2", 8), ("conv3", 8), ("max_pool2d_3", 4)]
+    spatial = [
+        (row.name, row.output_shape[-1]) for row in rows if row.type in ("Tensor", "Conv2d", "F.max_pool2d")
+    ]
+    assert spatial == [
+        ("input", 32),
+        ("conv1", 32),
+        ("max_pool2d_1", 16),
+        ("conv2", 16),
+        ("max_pool2d_2", 8),
+        ("conv3", 8),
+        ("max_pool2d_3", 4),
+    ]
     assert rows.shapes("fc1") == [(1, 500)] and rows.shapes("fc2") == [(1, 10)]
     assert all(len(row) == 3 for row in rows)
 
@@ -182,17 +197,30 @@ def test_layer_shapes_lenet_v2_with_functional_pooling() -> None:
 def test_layer_shapes_modules_only_sees_convs_and_linears() -> None:
     rows = viz.layer_shapes(LeNetV2(), (1, 3, 32, 32), functional=False)
     assert [(r.name, r.output_shape) for r in rows] == [
-        ("input", (1, 3, 32, 32)), ("conv1", (1, 16, 32, 32)), ("conv2", (1, 32, 16, 16)),
-        ("conv3", (1, 64, 8, 8)), ("fc1", (1, 500)), ("dropout", (1, 500)), ("fc2", (1, 10))]
+        ("input", (1, 3, 32, 32)),
+        ("conv1", (1, 16, 32, 32)),
+        ("conv2", (1, 32, 16, 16)),
+        ("conv3", (1, 64, 8, 8)),
+        ("fc1", (1, 500)),
+        ("dropout", (1, 500)),
+        ("fc2", (1, 10)),
+    ]
 
 
 def test_layer_shapes_modules_restores_mode_and_removes_hooks() -> None:
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(4 * 3 * 3, 2))
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 2)
+    )
     model.train()
     rows = viz.layer_shapes(model, (2, 1, 8, 8))
-    assert [r.output_shape for r in rows] == [(2, 1, 8, 8), (2, 4, 6, 6), (2, 4, 6, 6),
-                                              (2, 4, 3, 3), (2, 36), (2, 2)]
+    assert [r.output_shape for r in rows] == [
+        (2, 1, 8, 8),
+        (2, 4, 6, 6),
+        (2, 4, 6, 6),
+        (2, 4, 3, 3),
+        (2, 36),
+        (2, 2),
+    ]
     assert [r.type for r in rows][1:] == ["Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
     assert model.training
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())

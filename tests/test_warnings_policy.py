@@ -1,4 +1,5 @@
 """The deprecation policy is active: a deprecated call fails instead of warning."""
+
 from __future__ import annotations
 
 import warnings

@@ -1,4 +1,5 @@
 """Tests for course_utils.widgets.AugmentationExplorer, on a tiny in-test dataset of PIL images."""
+
 from __future__ import annotations
 
 import io
@@ -19,11 +20,22 @@ from traitlets import TraitError
 from course_utils import data, device_data, viz, widgets
 from course_utils.widgets import AugmentationExplorer
 
-TYPES = {"RandomHorizontalFlip": T.RandomHorizontalFlip, "RandomRotation": T.RandomRotation,
-         "RandomAffine": T.RandomAffine, "ColorJitter": T.ColorJitter}
+TYPES = {
+    "RandomHorizontalFlip": T.RandomHorizontalFlip,
+    "RandomRotation": T.RandomRotation,
+    "RandomAffine": T.RandomAffine,
+    "ColorJitter": T.ColorJitter,
+}
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-DEFAULT_STATE = {"hflip": 0.5, "degrees": 10.0, "shear": 10.0, "scale": (0.8, 1.2),
-                 "brightness": 0.2, "contrast": 0.2, "saturation": 0.2}
+DEFAULT_STATE = {
+    "hflip": 0.5,
+    "degrees": 10.0,
+    "shear": 10.0,
+    "scale": (0.8, 1.2),
+    "brightness": 0.2,
+    "contrast": 0.2,
+    "saturation": 0.2,
+}
 
 
 class TinyDataset(torch.utils.data.Dataset):
@@ -34,8 +46,7 @@ class TinyDataset(torch.utils.data.Dataset):
     def __init__(self, transform: Any = None, mode: str = "RGB", n: int = 10) -> None:
         rng = np.random.default_rng(0)
         shape = (32, 32, 3) if mode == "RGB" else (32, 32)
-        self.images = [Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode)
-                       for _ in range(n)]
+        self.images = [Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode) for _ in range(n)]
         self.targets = [i % 10 for i in range(n)]
         self.transform = transform
 
@@ -71,7 +82,8 @@ def test_defaults_are_the_course_pipeline(explorer: AugmentationExplorer) -> Non
 
 @pytest.mark.parametrize("name", list(TYPES))
 def test_each_checkbox_adds_or_removes_exactly_its_transform(
-        explorer: AugmentationExplorer, name: str) -> None:
+    explorer: AugmentationExplorer, name: str
+) -> None:
     box = explorer.boxes[name]
     box.value = False
     assert types(explorer) == [t for g, t in TYPES.items() if g != name]
@@ -114,8 +126,7 @@ def test_resample_same_seed_same_bytes_other_seed_different() -> None:
     assert first.seed == 5 and first.seed_box.value == 5
 
 
-def test_png_is_the_before_after_grid_and_follows_the_widgets(
-        explorer: AugmentationExplorer) -> None:
+def test_png_is_the_before_after_grid_and_follows_the_widgets(explorer: AugmentationExplorer) -> None:
     grid = Image.open(io.BytesIO(explorer.png))
     assert grid.size == (4 + 4 * 100, 4 + 2 * 100)  # 4 columns, 2 rows of 96-px tiles
     top_left = np.asarray(grid)[4:100, 4:100]
@@ -135,7 +146,7 @@ def test_all_boxes_off_changes_no_pixel(explorer: AugmentationExplorer) -> None:
     reference = T.Compose([T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)])
     for image in TinyDataset().images:
         assert torch.equal(explorer.transform(image), reference(image))
-    for before, after in zip(explorer.originals, explorer.augmented):
+    for before, after in zip(explorer.originals, explorer.augmented, strict=False):
         assert np.array_equal(np.asarray(before), np.asarray(after))
 
 
@@ -166,11 +177,25 @@ def test_state_is_plain_and_round_trips(explorer: AugmentationExplorer) -> None:
 
 
 def test_state_holds_the_parameters_in_effect(explorer: AugmentationExplorer) -> None:
-    explorer.set(degrees=None, brightness=None, contrast=None, saturation=None,
-                 hflip=0.25, shear=20.0, scale=(0.7, 1.3))
+    explorer.set(
+        degrees=None,
+        brightness=None,
+        contrast=None,
+        saturation=None,
+        hflip=0.25,
+        shear=20.0,
+        scale=(0.7, 1.3),
+    )
     state = explorer.state()
-    assert state == {"hflip": 0.25, "degrees": None, "shear": 20.0, "scale": (0.7, 1.3),
-                     "brightness": None, "contrast": None, "saturation": None}
+    assert state == {
+        "hflip": 0.25,
+        "degrees": None,
+        "shear": 20.0,
+        "scale": (0.7, 1.3),
+        "brightness": None,
+        "contrast": None,
+        "saturation": None,
+    }
     assert not explorer.boxes["RandomRotation"].value and not explorer.boxes["ColorJitter"].value
     assert json.loads(json.dumps(state))["degrees"] is None
     assert [type(t) for t in data.AugmentSpec.from_state(state).transforms()] == types(explorer)
@@ -218,7 +243,9 @@ def test_a_large_n_displays_in_seconds() -> None:
         explorer, large_s = show(1000)
     assert len(loads) == widgets.MAX_SHOWN  # not 1000
     assert len(explorer.originals) == len(explorer.augmented) == widgets.MAX_SHOWN
-    assert large_s < 3 * capped_s + 1.0 and large_s < 60.0  # as fast as the capped n (a ratio: the machine is shared)
+    assert (
+        large_s < 3 * capped_s + 1.0 and large_s < 60.0
+    )  # as fast as the capped n (a ratio: the machine is shared)
     rows = 2 * widgets.MAX_SHOWN // widgets.COLUMNS
     assert Image.open(io.BytesIO(explorer.png)).size == (4 + widgets.COLUMNS * 100, 4 + rows * 100)
 
@@ -228,7 +255,7 @@ def test_tensor_dataset_is_converted_back_to_pil() -> None:
     explorer = AugmentationExplorer(normalized, n=10)
     raw = TinyDataset().images
     order = np.random.default_rng(0).choice(10, 10, replace=False)
-    for image, index in zip(explorer.originals, order):
+    for image, index in zip(explorer.originals, order, strict=False):
         assert np.array_equal(np.asarray(image), np.asarray(raw[index]))
     plain = AugmentationExplorer(TinyDataset(T.ToTensor()), n=10, mean=(0.0,), std=(1.0,))
     assert np.array_equal(np.asarray(plain.originals[0]), np.asarray(raw[order[0]]))
@@ -267,7 +294,8 @@ def test_display_outside_a_kernel_is_text_only(explorer: AugmentationExplorer) -
 
 
 def test_display_in_a_kernel_offers_widget_and_static_png(
-        explorer: AugmentationExplorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    explorer: AugmentationExplorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(viz, "in_notebook_kernel", lambda: True)
     monkeypatch.delenv("COURSE_WIDGETS", raising=False)
     bundle = explorer._repr_mimebundle_()
@@ -284,10 +312,12 @@ def test_display_in_a_real_kernel_without_frontend(tmp_path: Any) -> None:
     import nbclient
     import nbformat
 
-    code = ("import numpy as np\nfrom PIL import Image\n"
-            "from course_utils.widgets import AugmentationExplorer\n"
-            "ims = [Image.fromarray(np.full((8, 8, 3), i * 20, np.uint8)) for i in range(5)]\n"
-            "AugmentationExplorer([(im, 0) for im in ims], n=3)")
+    code = (
+        "import numpy as np\nfrom PIL import Image\n"
+        "from course_utils.widgets import AugmentationExplorer\n"
+        "ims = [Image.fromarray(np.full((8, 8, 3), i * 20, np.uint8)) for i in range(5)]\n"
+        "AugmentationExplorer([(im, 0) for im in ims], n=3)"
+    )
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     nbclient.NotebookClient(notebook, timeout=120, resources={"metadata": {"path": tmp_path}}).execute()
     data = notebook.cells[0].outputs[0]["data"]

@@ -81,10 +81,9 @@ def _digit_glyphs() -> np.ndarray:
     """Ten 28x28 digit templates drawn with Pillow's built-in font."""
     from PIL import ImageDraw, ImageFont
 
-    try:
-        font = ImageFont.load_default(size=22)
-    except TypeError:  # Pillow < 10.1 has only the small bitmap font
-        font = ImageFont.load_default()
+    # A scalable font (Pillow >= 10.1): the older bitmap font drew digits a third this size, a
+    # different and much harder stand-in (73.6 % instead of 93.8 % in test_data's small CNN).
+    font = ImageFont.load_default(size=22)
     glyphs = np.zeros((10, 28, 28), dtype=np.float32)
     for digit in range(10):
         canvas = Image.new("L", (28, 28))

@@ -4,20 +4,22 @@ Without Debian's Chromium at /usr/bin/chromium (``COURSE_CHROMIUM`` overrides th
 without playwright, the browser tests skip with a reason that ``pytest -ra`` prints; the
 server start-up tests still run.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
-
-import pytest
+from typing import TYPE_CHECKING
 
 import labdriver
+import pytest
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-SKIP_REASON = (f"Chromium not found at {labdriver.CHROMIUM}: browser tests skipped "
-               "(apt-get install -y chromium)")
+SKIP_REASON = (
+    f"Chromium not found at {labdriver.CHROMIUM}: browser tests skipped (apt-get install -y chromium)"
+)
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +27,10 @@ def chromium() -> Path:
     """Debian's Chromium; skips the test when it is not installed."""
     if not labdriver.CHROMIUM.is_file():
         pytest.skip(SKIP_REASON)
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed: "
-                        "browser tests skipped (pip install -e '.[test]')")
+    pytest.importorskip(
+        "playwright.sync_api",
+        reason="playwright is not installed: browser tests skipped (pip install -e '.[test]')",
+    )
     return labdriver.CHROMIUM
 
 

@@ -4,8 +4,10 @@ Used by the browser tests (tests/browser/); kept free of pytest fixtures so each
 can be tested on its own. Nothing here touches the network: the server listens on
 127.0.0.1 only and Chromium runs with its background services switched off.
 """
+
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,9 +20,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # playwright is imported lazily: the tests skip cleanly without it
     from playwright.sync_api import Browser, Locator, Page, Playwright
@@ -30,8 +33,13 @@ SCREENSHOTS = REPO / "build" / "screenshots"
 # Debian's Chromium; COURSE_CHROMIUM points elsewhere (e.g. a runner without Debian's package).
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_FLAGS = (
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
     "--disable-dev-shm-usage",
 )
 SERVER_TIMEOUT_S = 60.0
@@ -44,8 +52,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # outputs far down a notebook exist in the page; never ask about or fetch Jupyter news.
 _LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
-                                                    "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 
@@ -92,10 +99,18 @@ def free_port() -> int:
 def lab_command(root_dir: Path, *, port: int, token: str, state_dir: Path) -> list[str]:
     """The ``jupyter lab`` command line: local only, token auth, no update/news checks."""
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root_dir}",
-        f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
-        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root_dir}",
+        f"--IdentityProvider.token={token}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
         f"--LabApp.user_settings_dir={state_dir / 'settings'}",
         f"--LabApp.workspaces_dir={state_dir / 'workspaces'}",
@@ -111,11 +126,15 @@ def lab_env(state_dir: Path) -> dict[str, str]:
     # COURSE_LIVE_PLOT=0 the live training curves that `make test` switches off for nbval.
     hidden = ("MPLBACKEND", "COURSE_WIDGETS", "COURSE_LIVE_PLOT")
     env = {k: v for k, v in os.environ.items() if k not in hidden}
-    env.update(COURSE_PROFILE="smoke", COURSE_BUILD_DIR=str(state_dir / "build"),
-               JUPYTER_CONFIG_DIR=str(state_dir / "config"),
-               JUPYTER_DATA_DIR=str(state_dir / "data"),
-               JUPYTER_RUNTIME_DIR=str(state_dir / "runtime"),
-               IPYTHONDIR=str(state_dir / "ipython"), PYTHONUNBUFFERED="1")
+    env.update(
+        COURSE_PROFILE="smoke",
+        COURSE_BUILD_DIR=str(state_dir / "build"),
+        JUPYTER_CONFIG_DIR=str(state_dir / "config"),
+        JUPYTER_DATA_DIR=str(state_dir / "data"),
+        JUPYTER_RUNTIME_DIR=str(state_dir / "runtime"),
+        IPYTHONDIR=str(state_dir / "ipython"),
+        PYTHONUNBUFFERED="1",
+    )
     return env  # COURSE_DATA_DIR passes through unchanged when it is set
 
 
@@ -145,33 +164,47 @@ def _answers(url: str) -> bool:
         return False
 
 
-def wait_for_status(process: subprocess.Popen[bytes], status_url: str, *, log_path: Path,
-                    timeout: float = SERVER_TIMEOUT_S) -> None:
+def wait_for_status(
+    process: subprocess.Popen[bytes], status_url: str, *, log_path: Path, timeout: float = SERVER_TIMEOUT_S
+) -> None:
     """Poll ``status_url`` until it answers; raise ServerStartError with the log otherwise."""
     shown = status_url.split("?")[0]  # never print the token
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServerStartError(f"Jupyter server exited with code {process.returncode} before "
-                                   f"{shown} answered. Server log:\n{_log_tail(log_path)}")
+            raise ServerStartError(
+                f"Jupyter server exited with code {process.returncode} before "
+                f"{shown} answered. Server log:\n{_log_tail(log_path)}"
+            )
         if _answers(status_url):
             return
         time.sleep(0.25)
-    raise ServerStartError(f"Jupyter server did not answer {shown} within {timeout:.0f} s. "
-                           f"Server log:\n{_log_tail(log_path)}")
+    raise ServerStartError(
+        f"Jupyter server did not answer {shown} within {timeout:.0f} s. Server log:\n{_log_tail(log_path)}"
+    )
 
 
-def start_process(cmd: Sequence[str], *, status_url: str, log_path: Path,
-                  env: Mapping[str, str] | None = None,
-                  timeout: float = SERVER_TIMEOUT_S) -> subprocess.Popen[bytes]:
+def start_process(
+    cmd: Sequence[str],
+    *,
+    status_url: str,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = SERVER_TIMEOUT_S,
+) -> subprocess.Popen[bytes]:
     """Start ``cmd`` (output to ``log_path``) and wait until ``status_url`` answers.
 
     On failure the process is stopped and ServerStartError carries the log.
     """
     with log_path.open("wb") as log:
-        process = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=dict(env) if env else None,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            list(cmd),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env) if env else None,
+            start_new_session=True,
+        )
     try:
         wait_for_status(process, status_url, log_path=log_path, timeout=timeout)
     except BaseException:
@@ -189,10 +222,9 @@ def stop_process(process: subprocess.Popen[bytes], *, grace: float = 10.0) -> No
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=grace)
-    try:  # anything left in the group start_new_session gave it
+    # anything left in the group start_new_session gave it
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def copy_notebooks(source: Path, root_dir: Path) -> Path:
@@ -201,17 +233,22 @@ def copy_notebooks(source: Path, root_dir: Path) -> Path:
     return root_dir
 
 
-def start_lab(workdir: Path, *, notebooks: Path | None = None,
-              timeout: float = SERVER_TIMEOUT_S) -> LabServer:
+def start_lab(
+    workdir: Path, *, notebooks: Path | None = None, timeout: float = SERVER_TIMEOUT_S
+) -> LabServer:
     """JupyterLab on a free port with a random token, serving a copy of ``notebooks``."""
     root_dir = copy_notebooks(notebooks or REPO / "notebooks", workdir / "notebooks")
     state_dir = workdir / "state"
     write_lab_settings(state_dir / "settings")
     port, token = free_port(), secrets.token_hex(16)
     log_path = workdir / "server.log"
-    process = start_process(lab_command(root_dir, port=port, token=token, state_dir=state_dir),
-                            status_url=f"http://127.0.0.1:{port}/api/status?token={token}",
-                            log_path=log_path, env=lab_env(state_dir), timeout=timeout)
+    process = start_process(
+        lab_command(root_dir, port=port, token=token, state_dir=state_dir),
+        status_url=f"http://127.0.0.1:{port}/api/status?token={token}",
+        log_path=log_path,
+        env=lab_env(state_dir),
+        timeout=timeout,
+    )
     return LabServer(process=process, port=port, token=token, root_dir=root_dir, log_path=log_path)
 
 
@@ -222,16 +259,18 @@ def shutdown_kernels(server: LabServer) -> None:
     with opener.open(urllib.request.Request(f"{server.base_url}/api/kernels", headers=auth)) as r:
         kernels = json.load(r)
     for kernel in kernels:
-        request = urllib.request.Request(f"{server.base_url}/api/kernels/{kernel['id']}",
-                                         headers=auth, method="DELETE")
+        request = urllib.request.Request(
+            f"{server.base_url}/api/kernels/{kernel['id']}", headers=auth, method="DELETE"
+        )
         opener.open(request).close()
 
 
 # --------------------------------------------------------------------------- browser
 def launch_browser(playwright: Playwright, *, executable: Path = CHROMIUM) -> Browser:
     """Headless Debian Chromium; Playwright gives every launch a fresh user-data-dir."""
-    return playwright.chromium.launch(executable_path=str(executable), headless=True,
-                                      args=list(CHROMIUM_FLAGS))
+    return playwright.chromium.launch(
+        executable_path=str(executable), headless=True, args=list(CHROMIUM_FLAGS)
+    )
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -272,8 +311,10 @@ def open_notebook(page: Page, server: LabServer, name: str, *, timeout_s: float 
         page.wait_for_function(_NOTEBOOK_READY_JS, arg=name, timeout=timeout_s * 1000, polling=250)
     except Exception as exc:  # playwright's TimeoutError: say what we waited for
         screenshot(page, f"failed_open_{Path(name).stem}")
-        raise AssertionError(f"{name} did not open with an idle kernel within {timeout_s:.0f} s "
-                             f"({exc}). Server log:\n{_log_tail(server.log_path)}") from None
+        raise AssertionError(
+            f"{name} did not open with an idle kernel within {timeout_s:.0f} s "
+            f"({exc}). Server log:\n{_log_tail(server.log_path)}"
+        ) from None
     page.evaluate(_WATCH_KERNEL_JS)
 
 
@@ -320,8 +361,10 @@ def format_errors(name: str, errors: Sequence[Mapping[str, Any]]) -> str:
     parts = [f"{name}: the kernel raised {len(errors)} error(s)"]
     for err in errors:
         where = f"cell {err['index']}" if isinstance(err["index"], int) else err["index"]
-        parts.append(f"--- {where}: {err['ename']}: {err['evalue']}\n"
-                     f"source:\n{err['source']}\ntraceback:\n{_ANSI.sub('', err['traceback'])}")
+        parts.append(
+            f"--- {where}: {err['ename']}: {err['evalue']}\n"
+            f"source:\n{err['source']}\ntraceback:\n{_ANSI.sub('', err['traceback'])}"
+        )
     return "\n".join(parts)
 
 
@@ -332,8 +375,9 @@ def assert_no_errors(page: Page, name: str) -> None:
     if errors or rendered:
         if not errors:  # rendered but not in the model: report the page's text
             texts = page.locator(ERROR_SELECTOR).all_inner_texts()
-            errors = [{"index": "?", "source": "?", "ename": "error", "evalue": "",
-                       "traceback": "\n".join(texts)}]
+            errors = [
+                {"index": "?", "source": "?", "ename": "error", "evalue": "", "traceback": "\n".join(texts)}
+            ]
         raise NotebookRunError(format_errors(name, errors))
 
 
@@ -341,13 +385,11 @@ def run_all(page: Page, name: str, *, timeout_s: float = 180) -> None:
     """Run All through JupyterLab's own command; fail on error outputs or a timeout."""
     page.evaluate(_RUN_ALL_JS)
     try:
-        page.wait_for_function("() => window.__courseRunAll !== null",
-                               timeout=timeout_s * 1000, polling=250)
+        page.wait_for_function("() => window.__courseRunAll !== null", timeout=timeout_s * 1000, polling=250)
         page.wait_for_function(_IDLE_JS, timeout=30_000, polling=250)
     except Exception as exc:
         screenshot(page, f"failed_run_{Path(name).stem}")
-        raise AssertionError(f"{name}: Run All did not finish within {timeout_s:.0f} s ({exc})"
-                             ) from None
+        raise AssertionError(f"{name}: Run All did not finish within {timeout_s:.0f} s ({exc})") from None
     assert_no_errors(page, name)
     result = page.evaluate("() => window.__courseRunAll")
     assert result.get("ok"), f"{name}: Run All reported failure: {result}"
@@ -375,8 +417,12 @@ def output_images(page: Page, source_contains: str = "") -> list[dict[str, Any]]
 
 def png_images(page: Page, source_contains: str = "") -> list[dict[str, Any]]:
     """The decoded PNG output images (``naturalWidth > 0``) of all matching cells."""
-    return [image for cell in output_images(page, source_contains) for image in cell["images"]
-            if image["png"] and image["width"] > 0]
+    return [
+        image
+        for cell in output_images(page, source_contains)
+        for image in cell["images"]
+        if image["png"] and image["width"] > 0
+    ]
 
 
 def assert_cells_show_png(page: Page, source_contains: str) -> int:
@@ -388,15 +434,20 @@ def assert_cells_show_png(page: Page, source_contains: str) -> int:
     assert cells, f"no code cell contains {source_contains!r}"
     for cell in cells:
         good = [i for i in cell["images"] if i["png"] and i["width"] > 0 and i["height"] > 0]
-        assert good, (f"cell {cell['index']} ({source_contains!r}) shows no decoded PNG image; "
-                      f"its images: {cell['images']}")
+        assert good, (
+            f"cell {cell['index']} ({source_contains!r}) shows no decoded PNG image; "
+            f"its images: {cell['images']}"
+        )
     return len(cells)
 
 
 def cell_locator(page: Page, source_contains: str) -> Locator:
     """The first notebook cell whose source contains ``source_contains``."""
-    index = page.evaluate("""(needle) => window.jupyterapp.shell.currentWidget.content.widgets
-        .findIndex((cell) => cell.model.sharedModel.source.includes(needle))""", source_contains)
+    index = page.evaluate(
+        """(needle) => window.jupyterapp.shell.currentWidget.content.widgets
+        .findIndex((cell) => cell.model.sharedModel.source.includes(needle))""",
+        source_contains,
+    )
     assert index >= 0, f"no cell contains {source_contains!r}"
     return page.locator(".jp-Notebook .jp-Cell").nth(index)
 
@@ -449,9 +500,12 @@ def wait_for_new_image(image: Locator, before: str, *, timeout_s: float = 60) ->
 # --------------------------------------------------------------------------- widgets
 def widget_output(page: Page, button: str) -> Locator:
     """The output area that shows an ipywidgets ``Image`` and a button labelled ``button``."""
-    return (page.locator(".jp-OutputArea-output")
-            .filter(has=page.locator("img.widget-image"))
-            .filter(has=page.get_by_role("button", name=button)).first)
+    return (
+        page.locator(".jp-OutputArea-output")
+        .filter(has=page.locator("img.widget-image"))
+        .filter(has=page.get_by_role("button", name=button))
+        .first
+    )
 
 
 def toggle_checkbox(scope: Locator, label: str) -> bool:
@@ -464,8 +518,9 @@ def toggle_checkbox(scope: Locator, label: str) -> bool:
 def nudge_slider(scope: Locator, label: str, *, key: str = "ArrowRight") -> str:
     """Move the slider described as ``label`` one step with the keyboard; return its readout."""
     exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
-    slider = scope.locator(".widget-slider").filter(
-        has=scope.page.locator(".widget-label", has_text=exact)).first
+    slider = (
+        scope.locator(".widget-slider").filter(has=scope.page.locator(".widget-label", has_text=exact)).first
+    )
     readout = slider.locator(".widget-readout")
     before = readout.inner_text()
     slider.locator(".noUi-handle").first.press(key)
@@ -486,8 +541,7 @@ def write_notebook(path: Path, sources: Sequence[str]) -> Path:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     nbformat.write(nb, path)
     return path

@@ -2,6 +2,7 @@
 
 Screenshots of every step land in build/screenshots/. ``make test-browser`` runs only these.
 """
+
 from __future__ import annotations
 
 import sys
@@ -9,9 +10,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 import labdriver
+import pytest
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -70,10 +70,12 @@ def exercise_widget(page: Page, *, checkbox: str, slider: str, button: str, shot
     scope.scroll_into_view_if_needed()
     image = scope.locator("img.widget-image").first
     digest = labdriver.image_digest(image)
-    steps = [("untick", lambda: labdriver.toggle_checkbox(scope, checkbox) is False),
-             ("tick", lambda: labdriver.toggle_checkbox(scope, checkbox) is True),
-             ("slider", lambda: bool(labdriver.nudge_slider(scope, slider))),
-             ("resample", lambda: labdriver.click_button(scope, button) is None)]
+    steps = [
+        ("untick", lambda: labdriver.toggle_checkbox(scope, checkbox) is False),
+        ("tick", lambda: labdriver.toggle_checkbox(scope, checkbox) is True),
+        ("slider", lambda: bool(labdriver.nudge_slider(scope, slider))),
+        ("resample", lambda: labdriver.click_button(scope, button) is None),
+    ]
     for step, act in steps:
         assert act(), f"{step}: the widget did not take the input"
         digest = labdriver.wait_for_new_image(image, digest)
@@ -85,12 +87,12 @@ def exercise_widget(page: Page, *, checkbox: str, slider: str, button: str, shot
 def test_server_start_times_out_with_log(tmp_path: Path) -> None:
     """A server that never serves fails quickly with its log in the message, never hangs."""
     port = labdriver.free_port()
-    cmd = [sys.executable, "-c", "import time; print('pretending to start', flush=True); "
-           "time.sleep(600)"]
+    cmd = [sys.executable, "-c", "import time; print('pretending to start', flush=True); time.sleep(600)"]
     started = time.monotonic()
     with pytest.raises(labdriver.ServerStartError) as failure:
-        labdriver.start_process(cmd, status_url=f"http://127.0.0.1:{port}/api/status",
-                                log_path=tmp_path / "server.log", timeout=3)
+        labdriver.start_process(
+            cmd, status_url=f"http://127.0.0.1:{port}/api/status", log_path=tmp_path / "server.log", timeout=3
+        )
     assert time.monotonic() - started < 15
     assert "within 3 s" in str(failure.value)
     assert "pretending to start" in str(failure.value)
@@ -100,8 +102,12 @@ def test_server_that_exits_reports_its_log(tmp_path: Path) -> None:
     """A server that dies at start fails at once with its exit code and output."""
     cmd = [sys.executable, "-c", "import sys; print('no such option'); sys.exit(3)"]
     with pytest.raises(labdriver.ServerStartError, match="(?s)code 3.*no such option"):
-        labdriver.start_process(cmd, status_url=f"http://127.0.0.1:{labdriver.free_port()}/",
-                                log_path=tmp_path / "server.log", timeout=30)
+        labdriver.start_process(
+            cmd,
+            status_url=f"http://127.0.0.1:{labdriver.free_port()}/",
+            log_path=tmp_path / "server.log",
+            timeout=30,
+        )
 
 
 def test_demo_notebook_figure_and_widget(page: Page, lab_server: labdriver.LabServer) -> None:
@@ -142,8 +148,10 @@ def test_run_all_error_fails_with_cell_text(page: Page, lab_server: labdriver.La
     assert 'raise ValueError("deliberate")' in message and "never_reached" not in message
     page.get_by_role("button", name="Break", exact=True).click()
     with pytest.raises(labdriver.NotebookRunError, match="RuntimeError: callback deliberate"):
-        page.wait_for_function("() => window.__courseKernelErrors.some("
-                               "(e) => e.evalue === 'callback deliberate')", timeout=15_000)
+        page.wait_for_function(
+            "() => window.__courseKernelErrors.some((e) => e.evalue === 'callback deliberate')",
+            timeout=15_000,
+        )
         labdriver.assert_no_errors(page, name)
 
 
@@ -155,8 +163,7 @@ def test_augmentation_explorer(page: Page, lab_server: labdriver.LabServer) -> N
     labdriver.run_all(page, AUGMENT_NB, timeout_s=180)
     labdriver.screenshot(page, "06_run_all")
     labdriver.screenshot_cell(page, "AugmentationExplorer(", "06_explorer")
-    exercise_widget(page, checkbox="RandomRotation", slider="degrees", button="Resample",
-                    shot="06_explorer")
+    exercise_widget(page, checkbox="RandomRotation", slider="degrees", button="Resample", shot="06_explorer")
 
 
 def test_cnn_notebook_figures(page: Page, lab_server: labdriver.LabServer) -> None:

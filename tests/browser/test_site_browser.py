@@ -5,17 +5,17 @@ executes; it is served from 127.0.0.1, as GitHub Pages would serve it, with ever
 anywhere else refused, so the test proves the site needs no network. Screenshots go to
 build/screenshots/site_*.png.
 """
+
 from __future__ import annotations
 
 import functools
 import http.server
 import threading
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
-
-import pytest
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import labdriver
+import pytest
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -47,8 +47,9 @@ def site_page(browser: Browser, site_url: str) -> Iterator[Page]:
     page = context.new_page()
     page.set_default_timeout(30_000)
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} {r.failure}"))
 
