@@ -4,7 +4,7 @@ Every launch is a subprocess with a timeout (nothing can hang CI); a failed
 launch prints torchrun's output and each rank's log. The runs share a tiny
 MNIST subset (400 training images, 25 steps of a global batch of 16 per epoch,
 two epochs: 50 steps). Measured on the shared 2-core machine: the whole module in
-97-116 s at a load average of 6.5-8.5, 175-252 s at 14-21 (about 55 s of CPU time).
+56-72 s at a load average of 4.4, 97-156 s at 6.5-10, 175-252 s at 14-21 (about 55 s of CPU time).
 """
 
 from __future__ import annotations
