@@ -168,6 +168,7 @@ def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code" and CHECK not in cell.source:
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)  # widget state belongs to the site's executed copies
     return nb
 
 
@@ -181,7 +182,9 @@ def store(path: Path) -> None:
     if shared.is_dir():
         os.environ.setdefault("COURSE_DATA_DIR", str(shared))
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=900, store_widget_state=False, resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     nbformat.write(strip(nb), path)
 
 
