@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from .data.subsets import see_through
-from .data.transforms import HALF, AugmentSpec, Range, Strength, channel_stats
+from .data.transforms import HALF, STATE_KEYS, AugmentSpec, Range, Strength, channel_stats
 
-__all__ = ["BatchAugment", "DeviceLoader"]
+__all__ = ["STATE_KEYS", "BatchAugment", "DeviceLoader"]  # STATE_KEYS: the widget keys, re-exported
 
 SOURCES = AugmentSpec()  # the sources' augmentation: BatchAugment's defaults
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale (ITU-R 601-2)
