@@ -1,0 +1,218 @@
+"""The checks of lessons 06 to 09 (see ``course_utils.check``); importing this module registers them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .check import Verdict, as_fraction, register
+
+
+# ---- lesson 06: data augmentation -----------------------------------------
+@register("06.1", "validation accuracy on augmented minus on plain validation images")
+def _augmented_validation(value: Any) -> Verdict:
+    diff = float(value.item() if hasattr(value, "item") else value)
+    if not -1.0 <= diff <= 1.0:
+        raise ValueError(f"{diff} is not a difference of two accuracies given as fractions")
+    if diff < 0:
+        return True, "augmented images are harder; a validation figure on them measures something else."
+    return False, (
+        "not lower: is the second loader really built on the augmented transform, and is the "
+        "network trained for more than a few batches?"
+    )
+
+
+@register("06.2", "ColorJitter brightness range for brightness=0.5")
+def _jitter_range(value: Any) -> Verdict:
+    low, high = (float(v) for v in value)
+    if math.isclose(low, 0.5) and math.isclose(high, 1.5):
+        return True, "a factor drawn from [1 - b, 1 + b] multiplies the brightness."
+    if math.isclose(low, 0.8) and math.isclose(high, 1.2):
+        return False, "that is the sources' 0.2; change the argument and print the transform again."
+    return False, "print the ColorJitter transform and read its brightness=(low, high)."
+
+
+@register("06.3", "seconds to load one epoch: augmented divided by plain")
+def _augmentation_cost(value: Any) -> Verdict:
+    ratio = float(value.item() if hasattr(value, "item") else value)
+    if not math.isfinite(ratio) or ratio <= 0:
+        raise ValueError(f"{ratio} is not a positive ratio of two times")
+    if ratio > 1:
+        return True, "every augmentation is extra work per image and per epoch, on the CPU."
+    return False, "augmented loading came out faster: time a whole epoch of each loader, twice, and compare."
+
+
+# (end of lesson 06)
+
+
+# ---- lesson 07: ResNet-50, train, evaluate, checkpoint --------------------
+_STEPLR_07 = {"lr": 1e-3, "step_size": 20, "gamma": 0.1, "batches": 159}
+
+
+@register("07.1", "resumed weights equal without restoring the loader's generator")
+def _resume_without_generator(value: Any) -> Verdict:
+    if not isinstance(value, bool):
+        raise TypeError(f"pass True or False (the result of same_state), not {type(value).__name__}")
+    if value:
+        return False, (
+            "equal? Check that you removed loader.generator.set_state(...) and that the "
+            "loader shuffles (train=True): a fresh generator starts the order from the beginning."
+        )
+    return True, (
+        "a fresh loader starts its shuffling from the seed again, so the resumed epochs draw "
+        "other batches than the uninterrupted run's."
+    )
+
+
+@register("07.2", "learning rate at the start of epoch 2 with StepLR stepped every batch")
+def _steplr_every_batch(value: Any) -> Verdict:
+    lr = float(value)
+    p = _STEPLR_07
+    if lr <= 0 or not math.isfinite(lr):
+        return False, "a learning rate is a positive number."
+    if math.isclose(lr, p["lr"]):
+        return False, "that is the starting rate: did the scheduler step after every batch of epoch 1?"
+    if math.isclose(lr, p["lr"] * p["gamma"]):
+        return False, "that is one reduction, what stepping once per epoch gives after 20 epochs."
+    expected = p["lr"] * p["gamma"] ** (p["batches"] // p["step_size"])
+    if math.isclose(lr, expected, rel_tol=1e-6):
+        return True, (
+            f"{p['batches']} steps in epoch 1 cross the step size {p['step_size']} several "
+            "times, and every crossing divides the rate by 10."
+        )
+    return False, (
+        f"count the scheduler steps taken in epoch 1 ({p['batches']} batches) and how many "
+        f"times that passes a multiple of step_size={p['step_size']}."
+    )
+
+
+@register("07.3", "bytes of Adam's state per byte of model state")
+def _adam_state_ratio(value: Any) -> Verdict:
+    ratio = float(value)
+    if 1.9 <= ratio <= 2.05:
+        return True, (
+            "Adam keeps two running averages (exp_avg, exp_avg_sq) of every parameter's "
+            "size; the model's state also holds batch-norm buffers that Adam does not track."
+        )
+    if 0.9 <= ratio <= 1.05:
+        return False, "about one: did you count both of Adam's running averages for every parameter?"
+    return False, (
+        "count the bytes (numel() * element_size()) of every tensor in both state_dicts, "
+        "including the tensors nested in the optimizer's 'state'."
+    )
+
+
+# (end of lesson 07)
+
+
+# ---- lesson 08: going faster ----------------------------------------------
+
+
+@register("08.1", "PIL data rate without augmentation / with it")
+def _augmentation_cost(value: Any) -> Verdict:
+    ratio = float(value)
+    if not math.isfinite(ratio) or ratio <= 0:
+        return False, "a ratio of two rates (images/s) is a positive number."
+    if ratio < 1.1:
+        return False, (
+            "the pipeline without augmentation should be clearly faster: did you time "
+            "data.preset('lenet') against data.preset('lenet_augment') on the same images?"
+        )
+    return True, (
+        "flip, rotation, affine and colour jitter each run per image in PIL; without them "
+        "only ToTensor and Normalize remain."
+    )
+
+
+@register("08.2", "largest difference between brightness by hand and BatchAugment")
+def _brightness_by_hand(value: Any) -> Verdict:
+    diff = float(value)
+    if not math.isfinite(diff) or diff < 0:
+        return False, "a largest absolute difference is a number >= 0."
+    if diff < 1e-5:
+        return True, "the same arithmetic: multiply each image by its factor, then clamp to [0, 1]."
+    return False, (
+        "use BatchAugment's own draw (sample_params) for the factors, with every other "
+        "augmentation switched off, and clamp to [0, 1] after multiplying."
+    )
+
+
+@register("08.3", "spread of validation accuracy over seeds, in percentage points")
+def _seed_spread(value: Any) -> Verdict:
+    points = float(value)
+    if not math.isfinite(points) or points < 0:
+        return False, "a spread (largest minus smallest accuracy) is >= 0."
+    if points == 0:
+        return False, (
+            "no spread at all: pass each seed to both the DeviceLoader (seed=) and BatchAugment's generator."
+        )
+    if points > 25:
+        return False, "more than 25 points: is it in percentage points, and did every run train as long?"
+    return True, (
+        "chance alone moves a short run's accuracy by about this much; compare the "
+        "PIL-vs-DeviceLoader difference with it before calling either better."
+    )
+
+
+# (end of lesson 08)
+
+
+# ---- lesson 09: torchrun and DistributedDataParallel ----------------------
+
+
+def _whole(value: Any) -> int:
+    """An integer count from an int, a float without fraction, or a tensor/numpy scalar."""
+    number = float(value.item() if hasattr(value, "item") else value)
+    if not number.is_integer():
+        raise ValueError(f"{number} is not a whole number")
+    return int(number)
+
+
+@register("09.1", "optimizer steps per epoch: global batch 16, 800 images, 4 processes")
+def _steps_on_four(value: Any) -> Verdict:
+    steps = _whole(value)
+    if steps == 800 // 16:
+        return True, "the global batch decides the number of steps, not the number of processes."
+    if steps == 800 // 16 // 4 or steps == 800 // 16 // 2:
+        return False, (
+            "that divides the steps by the processes; but each step already uses "
+            "all processes' images together. What does --batch-size mean here?"
+        )
+    return False, "count how many global batches of 16 fit into 800 images."
+
+
+@register("09.2", "fraction of epoch 2's order equal to epoch 1's without set_epoch")
+def _same_order(value: Any) -> Verdict:
+    fraction = as_fraction(value)
+    if fraction > 0.999:
+        return True, "without set_epoch the sampler shuffles with the same seed every epoch."
+    return False, (
+        "that is the fraction you would expect from two different shuffles; "
+        "did you call set_epoch after all? Leave it out for this measurement."
+    )
+
+
+@register("09.3", "duplicates DistributedSampler adds for 201 images on 4 processes")
+def _duplicates(value: Any) -> Verdict:
+    extra = _whole(value)
+    if extra == -(-201 // 4) * 4 - 201:
+        return True, "the sampler pads to a multiple of the number of processes."
+    if extra == -(-201 // 4) * 4:
+        return False, "that is how many indices it hands out in all; how many of them are extra?"
+    return False, "compare the total of len(sampler) over the 4 ranks with 201."
+
+
+@register("09.4", "largest weight difference: restarted run vs uninterrupted run (CPU)")
+def _restart_difference(value: Any) -> Verdict:
+    diff = float(value.item() if hasattr(value, "item") else value)
+    if diff == 0.0:
+        return True, "bitwise equal: the restart resumed from the checkpoint with every RNG state."
+    if diff < 1e-4:
+        return False, (
+            "close, but on the CPU a resumed run should be bitwise equal; did both runs "
+            "use exactly the same arguments (--cpu, --seed, --batch-size, samples)?"
+        )
+    return False, "far apart: compare checkpoints of runs with the same arguments and the same --epochs."
+
+
+# (end of lesson 09)
