@@ -81,7 +81,7 @@ def machine_prefixes() -> list[tuple[str, str]]:
 
 
 def scrub(text: str, prefixes: Sequence[tuple[str, str]] | None = None) -> str:
-    """``text`` with this machine's paths replaced: ``/work/x/data/a.npz`` -> ``$COURSE_DATA_DIR/a.npz``."""
+    """``text`` with this machine's paths replaced: ``/home/x/data/a.npz`` -> ``$COURSE_DATA_DIR/a.npz``."""
     for prefix, name in prefixes if prefixes is not None else machine_prefixes():
         text = text.replace(prefix, name)
     return _MACHINE_PATH.sub(lambda m: "…/" + re.split(r"[/\\]", m.group(0))[-1], text)

@@ -219,7 +219,7 @@ def test_site_builds_in_under_a_minute(built_site: dict) -> None:
     "text, clean",
     [
         (
-            "data cifar10: subset (/work/u/shared/data/cifar10_subset.npz)",
+            "data cifar10: subset (/srv/u/shared/data/cifar10_subset.npz)",
             "data cifar10: subset (…/cifar10_subset.npz)",
         ),
         ("File /home/ana/.venv/lib/python3.11/site-packages/torch/nn.py, line 3", "File …/nn.py, line 3"),
