@@ -66,6 +66,14 @@ def exercise(exercise_id: str, value: Any) -> bool:
     return bool(ok)
 
 
+def as_whole_number(value: Any) -> int:
+    """An integer count from an int, a float without fraction, or a tensor or numpy scalar."""
+    number = float(value.item() if hasattr(value, "item") else value)
+    if not number.is_integer():
+        raise ValueError(f"{number} is not a whole number")
+    return int(number)
+
+
 def as_fraction(value: Any) -> float:
     """A finite number from a float, a tensor or numpy scalar; percentages (1 < v <= 100) become fractions."""
     number = float(value.item() if hasattr(value, "item") else value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .check import Verdict, as_fraction, register
+from .check import Verdict, as_fraction, as_whole_number, register
 
 # ---- lesson 01: datasets and data loaders ---------------------------------
 
@@ -156,16 +156,9 @@ def _seed_noise(value: Any) -> Verdict:
 
 
 # ---- lesson 04: an MNIST CNN from torch.nn modules ------------------------
-def _whole_number(value: Any) -> int:
-    number = float(value.item() if hasattr(value, "item") else value)
-    if not number.is_integer():
-        raise ValueError(f"{number} is not a whole number")
-    return int(number)
-
-
 @register("04.1", "optimizer steps in one epoch of 60,000 images in batches of 64")
 def _steps_at_batch_64(value: Any) -> Verdict:
-    steps = _whole_number(value)
+    steps = as_whole_number(value)
     if steps == math.ceil(60_000 / 64):
         return True, "len(train_loader) counts every batch, the short last one included."
     if steps == math.ceil(2_000 / 64):
@@ -177,7 +170,7 @@ def _steps_at_batch_64(value: Any) -> Verdict:
 
 @register("04.2", "features that reach fc1 with 3x3 instead of 5x5 convolutions")
 def _features_with_3x3(value: Any) -> Verdict:
-    features = _whole_number(value)
+    features = as_whole_number(value)
     if features == 16 * 5 * 5:
         return True, "each 3x3 convolution trims 2 pixels, each pooling halves (rounding down)."
     if features == 16 * 4 * 4:
@@ -187,7 +180,7 @@ def _features_with_3x3(value: Any) -> Verdict:
 
 @register("04.3", "parameters of MnistCNN with padding=2 in both convolutions")
 def _parameters_with_padding(value: Any) -> Verdict:
-    count = _whole_number(value)
+    count = as_whole_number(value)
     conv = (1 * 6 * 25 + 6) + (6 * 16 * 25 + 16)
     if count == conv + 16 * 7 * 7 * 10 + 10:
         return True, "padding keeps 28x28 through conv1, so fc1 sees more features."
@@ -225,7 +218,7 @@ def _eval_minus_train_mode(value: Any) -> Verdict:
 
 @register("05.2", "parameters of LeNet v1 with padding=2 in both convolutions")
 def _lenet_v1_padded(value: Any) -> Verdict:
-    count = _whole_number(value)
+    count = as_whole_number(value)
     conv = (3 * 20 * 25 + 20) + (20 * 50 * 25 + 50)
     if count == conv + (50 * 8 * 8 * 500 + 500) + (500 * 10 + 10):
         return True, "padding keeps the size through each convolution, so fc1 grows, not the convolutions."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .check import Verdict, as_fraction, register
+from .check import Verdict, as_fraction, as_whole_number, register
 
 
 # ---- lesson 06: data augmentation -----------------------------------------
@@ -160,17 +160,9 @@ def _seed_spread(value: Any) -> Verdict:
 # ---- lesson 09: torchrun and DistributedDataParallel ----------------------
 
 
-def _whole(value: Any) -> int:
-    """An integer count from an int, a float without fraction, or a tensor/numpy scalar."""
-    number = float(value.item() if hasattr(value, "item") else value)
-    if not number.is_integer():
-        raise ValueError(f"{number} is not a whole number")
-    return int(number)
-
-
 @register("09.1", "optimizer steps per epoch: global batch 16, 800 images, 4 processes")
 def _steps_on_four(value: Any) -> Verdict:
-    steps = _whole(value)
+    steps = as_whole_number(value)
     if steps == 800 // 16:
         return True, "the global batch decides the number of steps, not the number of processes."
     if steps == 800 // 16 // 4 or steps == 800 // 16 // 2:
@@ -194,7 +186,7 @@ def _same_order(value: Any) -> Verdict:
 
 @register("09.3", "duplicates DistributedSampler adds for 201 images on 4 processes")
 def _duplicates(value: Any) -> Verdict:
-    extra = _whole(value)
+    extra = as_whole_number(value)
     if extra == -(-201 // 4) * 4 - 201:
         return True, "the sampler pads to a multiple of the number of processes."
     if extra == -(-201 // 4) * 4:
