@@ -14,6 +14,10 @@ from __future__ import annotations
 import os
 import warnings
 
+# The course's own machinery lives in course/; lessons call check.exercise and tables.show.
+from .course import check, tables
+
+__all__ = ["check", "strict_warnings", "tables"]
 __version__ = "0.1.0"
 
 # Warnings attributed to these modules are checked (a notebook's cells run in __main__).

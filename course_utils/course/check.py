@@ -6,9 +6,10 @@ and returns ``True`` or ``False``. It never prints the expected answer itself:
 the solutions notebooks (``notebooks/solutions/``) do that.
 
 Each lesson registers its exercises in its own section of ``exercises_01_05.py``
-or ``exercises_06_09.py`` (imported at the end of this module), with
+or ``exercises_06_09.py`` (beside this module), with
 ``@register("NN.k", "the question in a few words")`` on a function that takes
-the learner's value and returns ``(ok, why)``.
+the learner's value and returns ``(ok, why)``. This registry imports none of them:
+``course_utils.course`` does (see its docstring for adding a lesson).
 """
 
 from __future__ import annotations
@@ -82,6 +83,3 @@ def as_fraction(value: Any) -> float:
     if not 0.0 <= number <= 100.0:
         raise ValueError(f"{number} is neither a fraction (0 to 1) nor a percentage (0 to 100)")
     return number / 100.0 if number > 1.0 else number
-
-
-from . import exercises_01_05, exercises_06_09  # noqa: E402,F401  registers the lessons' checks
