@@ -3,8 +3,8 @@
 A lesson ends with ``report.record("03", test_acc=0.54, seconds=81.2)``. That
 writes ``build/results/03.json`` with the profile, device, data source and
 library versions. ``python -m course_utils.report run notebooks/*.ipynb``
-executes notebooks headlessly, stores executed copies in ``build/notebooks/``
-and writes the table ``build/results.md``.
+executes notebooks headlessly (the runner is :mod:`course_utils.course.runner`),
+stores executed copies in ``build/notebooks/`` and writes the table ``build/results.md``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from .course import runner
+from .course.runner import notebook_key  # noqa: F401  report.notebook_key, as before
 
 
 def build_dir() -> Path:
@@ -301,105 +303,16 @@ def results_markdown(
     return "# Course results\n\n" + results_table(results, wall, failed)
 
 
-@contextmanager
-def _ticking(bar: Any, every: float = 1.0) -> Iterator[None]:
-    """Redraw ``bar`` every ``every`` seconds, so its clock runs during a long cell."""
-    stop = threading.Event()
-
-    def tick() -> None:
-        while not stop.wait(every):
-            bar.refresh()
-
-    thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-def _first_line(source: str, width: int = 40) -> str:
-    lines = [line for line in source.splitlines() if line.strip() and not line.startswith("#")]
-    return lines[0][:width] if lines else ""
-
-
-def execute_notebook(nb: Any, path: Path, *, timeout: int = -1) -> str | None:
-    """Run every cell of ``nb`` in a fresh kernel, with a progress bar per cell.
-
-    Returns None, or the error of the first cell that failed (later cells do not run).
-    """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-    from tqdm.auto import tqdm
-
-    client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
-    with (
-        client.setup_kernel(),
-        tqdm(total=len(nb.cells), desc=path.stem, unit="cell") as bar,
-        _ticking(bar, every=1.0 if sys.stderr.isatty() else 30.0),  # a log gets a line per 30 s
-    ):
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type == "code":
-                bar.set_postfix_str(_first_line(cell.source), refresh=True)
-            try:
-                client.execute_cell(cell, index)
-            except CellExecutionError as err:
-                return f"cell {index}: {getattr(err, 'ename', 'error')}: {getattr(err, 'evalue', '')}"
-            bar.update()
-    return None
-
-
-def notebook_key(path: str | os.PathLike) -> str:
-    """``"03"`` for ``notebooks/03_x.ipynb``, ``"03 solutions"`` for ``notebooks/solutions/03_x.ipynb``."""
-    path = Path(path)
-    return path.stem[:2] + (" solutions" if path.parent.name == "solutions" else "")
-
-
-def executed_path(path: str | os.PathLike) -> Path:
-    """Where ``make course`` keeps the executed copy: ``build/notebooks/[solutions/]NAME``."""
-    path = Path(path)
-    sub = "solutions" if path.parent.name == "solutions" else ""
-    return build_dir() / "notebooks" / sub / path.name
-
-
-def run_stamp(seconds: float, error: str | None) -> dict[str, Any]:
-    """What ``make course`` notes in an executed copy: profile, device, date, run time, error."""
-    from . import config
-
-    return {
-        "profile": config.resolve_profile(),
-        "device": str(config.pick_device()),
-        "executed_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "seconds": round(seconds, 1),
-        "failed": error,
-    }
-
-
 def run_notebooks(paths: Sequence[str | os.PathLike], *, timeout: int = -1) -> tuple[Path, dict[str, str]]:
-    """Execute notebooks headlessly; write executed copies and ``results.md``.
+    """Execute notebooks headlessly (:mod:`course_utils.course.runner`); write ``results.md``.
 
     Lessons' copies go to ``build/notebooks/``, solutions' to ``build/notebooks/solutions/``.
     A failing notebook does not stop the others; returns the table's path and the failures.
     """
-    import nbformat
-
-    wall, failed = {}, {}
     for path in map(Path, paths):  # no stale figures from an earlier run
         if path.parent.name != "solutions":
             (build_dir() / "results" / f"{path.stem[:2]}.json").unlink(missing_ok=True)
-    for path in map(Path, paths):
-        nb = nbformat.read(path, as_version=4)
-        start, key = time.perf_counter(), notebook_key(path)
-        error = execute_notebook(nb, path, timeout=timeout)
-        wall[key] = time.perf_counter() - start
-        if error:
-            failed[key] = error
-            print(f"[course] {path.name} failed at {error}", file=sys.stderr)
-        nb.metadata["course_run"] = run_stamp(wall[key], error)
-        out = executed_path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, out)
+    wall, failed = runner.execute_all(paths, build=build_dir(), timeout=timeout)
     table = build_dir() / "results.md"
     _write_atomically(table, results_markdown(load_results(), wall, failed))
     print(table.read_text())
