@@ -1,39 +1,34 @@
-"""Training and evaluation loops shared by every lesson.
+"""Training and evaluation loops shared by every lesson, in one file.
 
-* :func:`train_one_epoch` - the blitz training loop, with a progress bar and
-  the blitz-style running loss ``[epoch, batch] loss: x.xxx`` every ``log_every``
-  batches.
-* :func:`evaluate` - loss, accuracy and top-k accuracy on a loader.
-* :func:`fit` - several epochs, a scheduler step per epoch, checkpoints and
-  resuming, returning a :class:`History`.
-* :func:`predict` - logits for a batch, with clear errors for the usual
-  mistakes (a PIL image, a single image without the batch axis).
+* :func:`train_one_epoch`: one pass over the training data. The step (to the
+  device, forward, loss, backward, optimizer step) is written out in its loop,
+  as the lessons write it by hand.
+* :func:`evaluate`: loss, accuracy and top-k accuracy on a loader.
+* :func:`predict`: logits for a batch, with clear errors for the usual mistakes.
+* :func:`fit`: several epochs, a scheduler step per epoch, a checkpoint after each
+  and resuming (through :mod:`course_utils.checkpoint`); returns a :class:`History`.
 
-All losses and accuracies are sample-weighted: each batch counts by the number
-of samples in it, so a short last batch does not skew the epoch's figures.
-Accuracies are fractions in [0, 1].
+All losses and accuracies are sample-weighted: each batch counts by the number of
+samples in it, so a short last batch does not skew the epoch's figures. Accuracies
+are fractions in [0, 1].
 
-How a run trains (device, mixed precision, memory layout, progress bars) is
-worked out once, in a :class:`~course_utils.run.RunContext`. ``amp=True``
-(mixed precision) only takes effect on CUDA; elsewhere it is ignored with a
-warning. ``channels_last=True`` (the (N, H, W, C) memory layout
-for the model's weights and the batches) applies on CUDA and on the CPU, whose
-oneDNN convolutions are faster in it too; on other devices it is ignored with a
-warning.
-
-``live_plot=True`` redraws the loss/accuracy figure after every epoch through
-``viz.LivePlot``: only inside a running Jupyter/IPython kernel, and never when
-the environment variable ``COURSE_LIVE_PLOT`` is ``"0"`` (set it in CI / nbval
-runs). Under plain ``python`` it does nothing.
+How a run trains (device, mixed precision, memory layout, progress bars) is worked
+out once, in a :class:`RunContext`. ``amp=True`` only takes effect on CUDA (bfloat16
+where the GPU has it, else float16 with a ``GradScaler``); elsewhere it is ignored
+with a warning. ``channels_last=True`` applies on CUDA and on the CPU, whose oneDNN
+convolutions are faster in that layout too. ``fit(live_plot=True)`` redraws the
+curves after every epoch inside a Jupyter kernel, unless ``COURSE_LIVE_PLOT=0``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
+import numbers
 import os
 import time
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +37,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import metrics
-from .fit_support import _live_plot, _resume, _set_epoch, _step_scheduler, _summary
 from .history import History
-from .run import RunContext, check_predict_input, check_targets, checked_forward
+from .models import check_predict_input, check_targets, checked_forward, eval_mode
 
 __all__ = [
     "History",
@@ -58,26 +52,90 @@ __all__ = [
 ]
 
 
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """``model`` in eval mode inside the ``with`` block, its previous mode restored after.
+# ---------------------------------------------------------------- how a run trains
 
-    ``with eval_mode(model), torch.no_grad(): ...`` is how evaluation, prediction
-    and the layer-shape table run without changing how a learner left the model.
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything about *how* to run that stays fixed for a whole run (``fit`` makes one).
+
+    ``device`` holds the model and receives every batch; ``amp_dtype`` is the
+    autocast dtype (None: full precision); ``scaler`` a ``GradScaler`` (float16
+    only); ``channels_last`` the memory format of 4-D batches; ``progress``
+    shows tqdm bars; ``verbose`` prints what ``fit`` does.
     """
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
+
+    device: torch.device
+    amp_dtype: torch.dtype | None = None
+    scaler: Any = None
+    channels_last: bool = False
+    progress: bool = True
+    verbose: bool = True
+
+    @classmethod
+    def prepare(
+        cls,
+        model: nn.Module,
+        *,
+        device: torch.device | str | None = None,
+        amp: bool = False,
+        channels_last: bool = False,
+        progress: bool = True,
+        verbose: bool = True,
+        scaler: Any = None,
+    ) -> RunContext:
+        """Place ``model`` on ``device`` (default: where it is) and decide precision and layout.
+
+        Taught in lesson 08, *4. The model's own arithmetic: channels-last and mixed
+        precision*. Moving keeps the parameter objects, so an optimizer built before
+        still updates them.
+        """
+        if device is None:
+            param = next(model.parameters(), None)
+            device = param.device if param is not None else torch.device("cpu")
+        else:
+            device = torch.device(device)
+            model.to(device)
+        dtype = _amp_dtype(device) if amp else None
+        if channels_last and device.type not in ("cuda", "cpu"):
+            warnings.warn(
+                f"channels_last=True only applies on CUDA and CPU; ignored on {device.type}", stacklevel=3
+            )
+            channels_last = False
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+        if dtype == torch.float16 and scaler is None:
+            scaler = torch.amp.GradScaler("cuda")
+        return cls(device, dtype, scaler, channels_last, progress, verbose)
 
 
-# ---------------------------------------------------------------- helpers
+def _amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype on ``device``: bf16 where the GPU computes it natively, else fp16; None off CUDA."""
+    if device.type != "cuda":
+        warnings.warn(f"amp=True only applies on CUDA; ignored on {device.type}", stacklevel=4)
+        return None
+    # Emulated bf16 (pre-Ampere GPUs such as Colab's T4) is slow: use fp16 there.
+    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+
+
+def _to_device(batch: Any, run: RunContext) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, targets) of a batch on the run's device; 4-D inputs channels-last if asked."""
+    inputs = batch[0].to(run.device, non_blocking=True)
+    if run.channels_last and inputs.dim() == 4:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    return inputs, torch.as_tensor(batch[1]).to(run.device, non_blocking=True)
+
+
+def _autocast(run: RunContext) -> torch.autocast:
+    """Mixed precision on CUDA when the run asks for it; otherwise a context that changes nothing."""
+    return torch.autocast("cuda", dtype=run.amp_dtype, enabled=run.amp_dtype is not None)
+
+
+# ---------------------------------------------------------------- epoch sums
 
 
 def _progress(loader: Iterable, max_batches: int | None, progress: bool, desc: str) -> Any:
-    """A tqdm.auto bar over at most ``max_batches`` batches of ``loader`` (off if not ``progress``)."""
+    """A tqdm bar over at most ``max_batches`` batches of ``loader`` (off if not ``progress``)."""
     try:
         total = len(loader)  # type: ignore[arg-type]
     except TypeError:  # IterableDataset without __len__
@@ -96,12 +154,16 @@ def _batch_weight(criterion: nn.Module, batch_size: int) -> int:
     return 1 if getattr(criterion, "reduction", "mean") == "sum" else batch_size
 
 
+def _accumulator(device: torch.device, size: int) -> torch.Tensor:
+    """Zeros for an epoch's sums on ``device`` (float64 counts exactly; MPS lacks it)."""
+    return torch.zeros(size, dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
+
+
 def epoch_totals(totals: torch.Tensor) -> list[float]:
     """An epoch's sums ``[loss sum, samples, correct (per k) ...]`` as Python numbers.
 
-    The one place where the sums of the batches this process saw become the
-    epoch's figures: a data-parallel run all-reduces ``totals`` here, so every
-    figure counts the samples of all processes.
+    Taught in lesson 09, *1. The DDP idea in plain PyTorch*: a data-parallel run
+    all-reduces ``totals`` here, so every figure counts the samples of all processes.
     """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.all_reduce(totals, op=torch.distributed.ReduceOp.SUM)
@@ -115,11 +177,6 @@ def _means(totals: torch.Tensor, samples: int, what: str) -> tuple[float, float,
     if samples == 0:
         raise ValueError(f"{what} got no samples from the loader (empty dataset or max_batches=0)")
     return samples, loss_sum / samples, [c / samples for c in correct]
-
-
-def _accumulator(device: torch.device, size: int) -> torch.Tensor:
-    """Zeros for an epoch's sums on ``device`` (float64 counts exactly; MPS lacks it)."""
-    return torch.zeros(size, dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
 
 
 def _check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -166,14 +223,15 @@ def train_one_epoch(
 ) -> dict[str, Any]:
     """Train ``model`` for one pass over ``loader``.
 
-    Every ``log_every`` batches prints the blitz line ``[epoch, batch] loss: x.xxx``
-    (mean batch loss since the last line). Returns ``loss`` and ``acc``
-    (sample-weighted over the epoch), ``samples``, ``seconds`` and
-    ``running_loss`` (the printed values). ``device`` (default: where the model
-    is) receives the model and every batch. ``run`` (from ``fit``) replaces
-    ``device``/``amp``/``channels_last``/``scaler``/``progress``. A loss that is
-    NaN or infinite stops training with a FloatingPointError naming the batch: on
-    the CPU at that batch, elsewhere at the end of the epoch (checking every batch
+    Written by hand in lesson 03, *4 · Train the network* (the blitz's loop), in
+    lesson 05, *One epoch by hand: the sources' loop, fixed*, and in lesson 07,
+    *4 · The loops in plain PyTorch*. Every ``log_every`` batches prints the blitz
+    line ``[epoch, batch] loss: x.xxx``. Returns ``loss`` and ``acc`` (sample-weighted),
+    ``samples``, ``seconds`` and ``running_loss`` (the printed values). ``device``
+    (default: where the model is) receives the model and every batch; ``run`` (from
+    ``fit``) replaces ``device``/``amp``/``channels_last``/``scaler``/``progress``. A
+    NaN or infinite loss stops training with a FloatingPointError naming the batch:
+    on the CPU at that batch, elsewhere at the end of the epoch (a check per batch
     would make the loop wait for the device).
     """
     run = run or RunContext.prepare(
@@ -185,9 +243,8 @@ def train_one_epoch(
     first_bad = torch.full((), -1, dtype=torch.long, device=run.device)
     samples, running_losses, start = 0, [], time.perf_counter()
     for i, batch in enumerate(_progress(loader, max_batches, run.progress, f"epoch {epoch} train")):
-        inputs, targets = run.batch(batch)
-        optimizer.zero_grad(set_to_none=True)
-        with run.autocast():
+        inputs, targets = _to_device(batch, run)
+        with _autocast(run):
             outputs = checked_forward(model, inputs, where="train_one_epoch") if i == 0 else model(inputs)
             if i == 0 or run.device.type == "cpu":  # elsewhere a check per batch would wait for the device
                 check_targets(outputs, targets, where="train_one_epoch")
@@ -196,7 +253,14 @@ def train_one_epoch(
         if run.device.type == "cpu" and not finite:  # free on the CPU: stop at this very batch
             raise _non_finite(epoch, i, loss.item())
         first_bad = torch.where(finite | (first_bad >= 0), first_bad, i)
-        run.step(loss, optimizer)
+        optimizer.zero_grad(set_to_none=True)
+        if run.scaler is not None:  # float16: scale the loss so small gradients do not vanish
+            run.scaler.scale(loss).backward()
+            run.scaler.step(optimizer)
+            run.scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
         loss, n = loss.detach().float(), targets.shape[0]
         samples += n
         hits = (outputs.detach().argmax(dim=1) == targets).sum()
@@ -209,11 +273,12 @@ def train_one_epoch(
     if first_bad.item() >= 0:
         raise _non_finite(epoch, first_bad)
     samples, loss, (acc,) = _means(totals, samples, "train_one_epoch")
+    seconds = time.perf_counter() - start
     return {
         "loss": loss,
         "acc": acc,
         "samples": int(samples),
-        "seconds": time.perf_counter() - start,
+        "seconds": seconds,
         "running_loss": running_losses,
     }
 
@@ -233,11 +298,11 @@ def evaluate(
 ) -> dict[str, Any]:
     """Loss and accuracy of ``model`` on ``loader``, in eval mode without gradients.
 
-    ``criterion`` defaults to cross-entropy. Returns ``loss``, ``acc`` (top-1)
-    and ``top{k}`` for each ``k`` in ``topk`` (fractions, sample-weighted),
-    ``samples`` and ``seconds``. The model's train/eval mode is restored.
-    ``device`` (default: where the model is) receives the model and every batch;
-    ``run`` (from ``fit``) replaces ``device``/``amp``/``channels_last``/``progress``.
+    Written by hand in lesson 03, *Accuracy on the whole test set*, and in lesson 07,
+    *4 · The loops in plain PyTorch*. ``criterion`` defaults to cross-entropy. Returns
+    ``loss``, ``acc`` (top-1) and ``top{k}`` for each ``k`` in ``topk`` (fractions,
+    sample-weighted), ``samples`` and ``seconds``. The model's train/eval mode is
+    restored. ``run`` (from ``fit``) replaces ``device``/``amp``/``channels_last``/``progress``.
     """
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
     run = run or RunContext.prepare(
@@ -247,8 +312,8 @@ def evaluate(
     totals, samples, start = _accumulator(run.device, 2 + len(ks)), 0, time.perf_counter()
     with eval_mode(model), torch.no_grad():
         for i, batch in enumerate(_progress(loader, max_batches, run.progress, "evaluate")):
-            inputs, targets = run.batch(batch)
-            with run.autocast():
+            inputs, targets = _to_device(batch, run)
+            with _autocast(run):
                 outputs = checked_forward(model, inputs, where="evaluate") if i == 0 else model(inputs)
             outputs = outputs.float()
             if i == 0 or run.device.type == "cpu":
@@ -267,11 +332,11 @@ def predict(
 ) -> torch.Tensor:
     """Logits of ``model`` for a batch ``inputs`` of shape ``(N, C, H, W)``, on the CPU.
 
-    Runs in eval mode under ``torch.no_grad()`` and restores the model's previous
-    mode. ``device`` moves the model there first (default: where it already is).
-    Raises TypeError for a PIL image or integer pixels and ValueError for a
-    single (C, H, W) image, an (N, H, W, C) batch or an image size the model
-    cannot take.
+    Written by hand in lesson 03, *5 · Test the network on the test images*; lesson 04,
+    *The batch axis*, shows the errors. Runs in eval mode under ``torch.no_grad()`` and
+    restores the model's mode. ``device`` moves the model there first. Raises TypeError
+    for a PIL image or integer pixels and ValueError for a single (C, H, W) image, an
+    (N, H, W, C) batch or an image size the model cannot take.
     """
     check_predict_input(inputs)
     run = RunContext.prepare(model, device=device, progress=False)
@@ -281,42 +346,6 @@ def predict(
 
 
 # ---------------------------------------------------------------- fit
-
-
-def _run_epoch(
-    model: nn.Module,
-    train_loader: Iterable,
-    val_loader: Iterable | None,
-    *,
-    epoch: int,
-    run: RunContext,
-    optimizer: torch.optim.Optimizer,
-    criterion: nn.Module,
-    log_every: int | None,
-    max_batches: int | None,
-    topk: tuple[int, ...],
-) -> dict[str, float]:
-    """Train (and evaluate) one epoch; the History row for it."""
-    start = time.perf_counter()
-    row: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-    _set_epoch(train_loader, epoch - 1)
-    train = train_one_epoch(
-        model,
-        train_loader,
-        optimizer,
-        criterion=criterion,
-        epoch=epoch,
-        log_every=log_every,
-        max_batches=max_batches,
-        run=run,
-    )
-    row.update(train_loss=train["loss"], train_acc=train["acc"])
-    if val_loader is not None:
-        val = evaluate(model, val_loader, criterion=criterion, topk=topk, max_batches=max_batches, run=run)
-        row.update(val_loss=val["loss"], val_acc=val["acc"])
-        row.update({f"val_top{k}": val[f"top{k}"] for k in topk if k != 1})
-    row["seconds"] = time.perf_counter() - start
-    return row
 
 
 def fit(
@@ -343,62 +372,124 @@ def fit(
 ) -> History:
     """Train for ``epochs`` epochs (counted from 1), evaluating on ``val_loader`` after each.
 
-    The scheduler steps once after each epoch (``History.lr`` is the rate used
-    in it). With ``checkpoint=path`` the state is saved after every epoch;
-    with ``resume=True`` and an existing file training continues after the
-    saved epoch, bitwise identically to an uninterrupted run on the CPU. An
-    existing file is never replaced by a new run unless ``overwrite=True``.
-    ``device=None`` keeps the model where it is. Prints one line per epoch
-    (nothing with ``verbose=False``). ``model`` may be wrapped in
+    Written by hand in lesson 03, *4 · Train the network*, and in lesson 07, *5 ·
+    Training with a checkpoint after every epoch* and *A checkpoint by hand*. The
+    scheduler steps once after each epoch (``History.lr`` is the rate used in it).
+    With ``checkpoint=path`` the state is saved after every epoch; with ``resume=True``
+    and an existing file training continues after the saved epoch, bitwise identically
+    to an uninterrupted run on the CPU. An existing file is never replaced by a new run
+    unless ``overwrite=True``. ``device=None`` keeps the model where it is. Prints one
+    line per epoch (nothing with ``verbose=False``). ``model`` may be wrapped in
     DistributedDataParallel; checkpoints hold the inner module's weights.
     """
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+        raise ValueError(
+            f"fit(epochs={epochs!r}) would train nothing: epochs is how many epochs to train in "
+            "all (counted from 1, including any a checkpoint already holds); pass a whole number >= 1"
+        )
     run = RunContext.prepare(
         model, device=device, amp=amp, channels_last=channels_last, progress=progress, verbose=verbose
     )
     _check_optimizer(model, optimizer)
     path = Path(checkpoint) if checkpoint is not None else None
-    history, done = _resume(
-        path,
-        resume=resume,
-        overwrite=overwrite,
-        epochs=epochs,
-        run=run,
-        model=model,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        loader=train_loader,
-    )
-    plotter = _live_plot(live_plot)
+    saved = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "loader": train_loader}
+    history, done = _resume(path, resume=resume, overwrite=overwrite, epochs=epochs, run=run, objects=saved)
+    plotter = _live_plot() if live_plot else None
     for epoch in range(done + 1, epochs + 1):
-        row = _run_epoch(
+        start = time.perf_counter()
+        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
+        _set_epoch(train_loader, epoch - 1)
+        train = train_one_epoch(
             model,
             train_loader,
-            val_loader,
-            epoch=epoch,
-            run=run,
-            optimizer=optimizer,
+            optimizer,
             criterion=criterion,
+            epoch=epoch,
             log_every=log_every,
             max_batches=max_batches,
-            topk=tuple(topk),
+            run=run,
         )
+        row.update(train_loss=train["loss"], train_acc=train["acc"])
+        if val_loader is not None:
+            val = evaluate(
+                model, val_loader, criterion=criterion, topk=topk, max_batches=max_batches, run=run
+            )
+            row.update(val_loss=val["loss"], val_acc=val["acc"])
+            row.update({f"val_top{k}": val[f"top{k}"] for k in topk if k != 1})
+        row["seconds"] = time.perf_counter() - start
         history.append(**row)
         _step_scheduler(scheduler, row.get("val_loss", row["train_loss"]))
         if path is not None:
-            from . import checkpoint as ckpt
+            from . import checkpoint as ckpt  # only a run that checkpoints loads it
 
-            ckpt.save_checkpoint(
-                path,
-                model=model,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                epoch=epoch,
-                history=history,
-                loader=train_loader,
-                scaler=run.scaler,
-            )
+            ckpt.save_checkpoint(path, **saved, epoch=epoch, history=history, scaler=run.scaler)
         if verbose:
             print(_summary(epoch, epochs, row))
         if plotter is not None:
             plotter.update(history)
     return history
+
+
+def _resume(
+    path: Path | None, *, resume: bool, overwrite: bool, epochs: int, run: RunContext, objects: dict[str, Any]
+) -> tuple[History, int]:
+    """(history so far, epochs already done): from the checkpoint when resuming.
+
+    ``objects``: the model, optimizer, scheduler and loader the checkpoint restores.
+    """
+    say = print if run.verbose else (lambda *_: None)
+    if path is None:
+        return History(), 0
+    if not resume:
+        if path.exists() and not overwrite:
+            raise FileExistsError(
+                f"{path} already holds a checkpoint, and fit(resume=False) would replace it with "
+                "this new run's: pass resume=True to continue that run, overwrite=True to start "
+                "again and replace it, or choose another checkpoint path"
+            )
+        return History(), 0
+    if not path.exists():
+        say(f"[course] no checkpoint at {path}; starting from epoch 1")
+        return History(), 0
+    from . import checkpoint as ckpt
+
+    state = ckpt.load_checkpoint(path, scaler=run.scaler, **objects)
+    history, done = History.from_dict(state.get("history") or {}), int(state["epoch"])
+    if done >= epochs:
+        say(
+            f"[course] {path} is already at epoch {done} of epochs={epochs}: nothing to train "
+            "(pass a larger epochs= to train further)"
+        )
+    else:
+        say(f"[course] resumed from {path} after epoch {done}; training epochs {done + 1}..{epochs}")
+    return history, done
+
+
+def _step_scheduler(scheduler: Any, metric: float) -> None:
+    """One scheduler step; ReduceLROnPlateau gets the epoch's (validation) loss."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(metric)
+    elif scheduler is not None:
+        scheduler.step()
+
+
+def _set_epoch(loader: Any, epoch: int) -> None:
+    """Tell a loader (or its sampler) which epoch comes, as DistributedSampler expects (from 0)."""
+    for owner in (loader, getattr(loader, "sampler", None)):
+        if callable(getattr(owner, "set_epoch", None)):
+            owner.set_epoch(epoch)
+            return
+
+
+def _summary(epoch: int, epochs: int, row: dict[str, float]) -> str:
+    text = f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.3f} acc {row['train_acc']:.1%}"
+    if "val_loss" in row:
+        text += f" | val loss {row['val_loss']:.3f} acc {row['val_acc']:.1%}"
+    return text + f" | lr {row['lr']:.3g} | {row['seconds']:.1f}s"
+
+
+def _live_plot() -> Any:
+    """A ``viz.LivePlot`` (it draws nothing outside a notebook kernel)."""
+    from . import viz  # matplotlib only when a live plot is asked for
+
+    return viz.LivePlot()

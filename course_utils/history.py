@@ -15,6 +15,8 @@ _LIST_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
 class History:
     """Per-epoch records of a :func:`fit` run; one list entry per epoch.
 
+    Kept by hand in lesson 05, *One epoch by hand: the sources' loop, fixed*, and
+    drawn in *Reading the curves*.
     ``epoch`` counts from 1. Losses are mean per-sample losses, accuracies
     fractions in [0, 1], ``lr`` the learning rate used during the epoch and
     ``seconds`` its wall time. ``val_*`` lists stay empty without a validation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import random
 import re
 import warnings
@@ -14,7 +15,7 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils import engine, models, run, viz
+from course_utils import engine, models, viz
 from course_utils.engine import History
 
 
@@ -145,6 +146,15 @@ def make_run(toys, seed: int = 0, *, lr: float = 0.05):
     train = toys.loader(toys.quadrants(200), 32, shuffle=True)  # 7 batches, the last holds 8
     val = toys.loader(toys.quadrants(100, seed=1), 32)
     return model, optimizer, scheduler, train, val
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 2.0, True])
+def test_fit_refuses_epochs_that_would_train_nothing(toys, epochs):
+    model, optimizer, _, train, _ = make_run(toys)
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(ValueError, match=rf"fit\(epochs={epochs!r}\) would train nothing.*whole number >= 1"):
+        engine.fit(model, train, epochs=epochs, optimizer=optimizer, criterion=nn.CrossEntropyLoss())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_fit_learns_and_records_history(toys, capsys, device):
@@ -503,17 +513,10 @@ def test_loops_put_the_model_on_the_device_they_are_given(toys, loop, device):
     assert {p.device.type for p in model.parameters()} == {device.type}
 
 
-def test_fit_works_out_the_run_once(toys, monkeypatch):
+def test_fit_warns_once_about_amp_on_the_cpu_and_trains_in_full_precision(toys):
     model, optimizer, _, train, val = make_run(toys)
-    contexts = []
-    real = engine.RunContext.prepare.__func__
-    monkeypatch.setattr(
-        engine.RunContext,
-        "prepare",
-        classmethod(lambda cls, *a, **k: contexts.append(real(cls, *a, **k)) or contexts[-1]),
-    )
     with pytest.warns(UserWarning, match="amp=True only applies on CUDA") as record:
-        engine.fit(
+        history = engine.fit(
             model,
             train,
             val,
@@ -524,16 +527,22 @@ def test_fit_works_out_the_run_once(toys, monkeypatch):
             progress=False,
             verbose=False,
         )
-    assert len(contexts) == 1 and len(record) == 1
-    assert contexts[0] == engine.RunContext(torch.device("cpu"), None, None, False, False, False)
+    assert len(record) == 1 and len(history) == 2  # worked out once for both epochs
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
 
 
-def test_amp_uses_fp16_where_bf16_would_only_be_emulated(monkeypatch):
-    cuda = torch.device("cuda")
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
-    assert run._amp_dtype(True, cuda) == torch.float16  # a T4: bf16 only emulated
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
-    assert run._amp_dtype(True, cuda) == torch.bfloat16  # Ampere and newer
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("native_bf16", [False, True])
+def test_amp_uses_fp16_with_a_scaler_where_bf16_would_only_be_emulated(toys, monkeypatch, native_bf16):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: native_bf16)
+    model, optimizer, _, train, _ = make_run(toys)
+    context = engine.RunContext.prepare(model, device="cuda", amp=True, progress=False)
+    assert context.amp_dtype == (torch.bfloat16 if native_bf16 else torch.float16)
+    assert (context.scaler is not None) == (not native_bf16)  # a T4: fp16 needs the GradScaler
+    before = [p.detach().clone() for p in model.parameters()]
+    result = engine.train_one_epoch(model, train, optimizer, criterion=nn.CrossEntropyLoss(), run=context)
+    assert result["samples"] == 200 and math.isfinite(result["loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
 def test_eval_mode_restores_the_mode_even_after_an_error():

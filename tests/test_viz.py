@@ -240,13 +240,6 @@ def test_layer_shapes_table_text() -> None:
 # ---------------------------------------------------------------- LivePlot
 
 
-def test_live_plot_is_a_no_op_outside_a_kernel() -> None:
-    plot = viz.LivePlot()
-    assert not plot.active
-    plot.update(HIST)
-    assert plot.handle is None
-
-
 def test_live_plot_updates_one_display_in_a_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     import IPython.display
 
