@@ -25,8 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import _common as C
-from course_utils.data import ArrayImageDataset
-from course_utils.device_data import BatchAugment, DeviceLoader
+from course_utils.data import ArrayImageDataset, BatchAugment, DeviceLoader
 from course_utils.models import LeNetV2
 
 HALF = (0.5, 0.5, 0.5)

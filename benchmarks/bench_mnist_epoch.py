@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import _common as C
-from course_utils.device_data import DeviceLoader
+from course_utils.data import DeviceLoader
 from course_utils.models import MnistCNN
 
 BATCH = 50

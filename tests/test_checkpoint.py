@@ -554,7 +554,7 @@ def shutil_usage(*, free: int):
 
 
 def test_the_checkpoint_assembles_each_objects_state(toys, tmp_path: Path) -> None:
-    from course_utils.device_data import BatchAugment, DeviceLoader
+    from course_utils.data import BatchAugment, DeviceLoader
     from course_utils.engine import History
 
     images = torch.randint(0, 256, (12, 8, 8, 3), dtype=torch.uint8)
@@ -586,7 +586,7 @@ def test_the_checkpoint_assembles_each_objects_state(toys, tmp_path: Path) -> No
 
 
 def test_device_loader_order_comes_from_seed_plus_epoch() -> None:
-    from course_utils.device_data import DeviceLoader
+    from course_utils.data import DeviceLoader
 
     labels = torch.arange(20)
     loader = DeviceLoader((torch.zeros(20, 1, 2, 2, dtype=torch.uint8), labels), 5, seed=4)

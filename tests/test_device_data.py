@@ -1,4 +1,4 @@
-"""Tests for course_utils.device_data: BatchAugment and DeviceLoader."""
+"""Tests for course_utils.data.batch_augment and .device_loader: BatchAugment and DeviceLoader."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from torch.utils.data import Subset
 from torchvision import transforms as T
 from torchvision.transforms import InterpolationMode
 
-from course_utils.data import ArrayImageDataset
-from course_utils.device_data import STATE_KEYS, BatchAugment, DeviceLoader
+from course_utils.data import STATE_KEYS, ArrayImageDataset, BatchAugment, DeviceLoader
 
 OFF = dict(hflip=0, degrees=0, shear=0, scale=None, brightness=0, contrast=0, saturation=0)
 

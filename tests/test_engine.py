@@ -309,7 +309,7 @@ def test_predict_rejects_a_single_image_without_batch_axis():
 def _resume_objects(toys, case: str, seed: int):
     """Model, optimizer, scheduler, train and val loaders of one resume case (fresh each call)."""
     from course_utils import data
-    from course_utils.device_data import BatchAugment, DeviceLoader
+    from course_utils.data import BatchAugment, DeviceLoader
 
     torch.manual_seed(seed)
     model = toys.DropoutNet()

@@ -17,7 +17,7 @@ from PIL import Image
 from torchvision import transforms as T
 from traitlets import TraitError
 
-from course_utils import data, device_data, viz, widgets
+from course_utils import data, viz, widgets
 from course_utils.widgets import AugmentationExplorer
 
 TYPES = {
@@ -211,7 +211,7 @@ def test_state_feeds_the_batched_augmenter(explorer: AugmentationExplorer) -> No
     explorer.set(degrees=None, brightness=0.4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        batch = device_data.BatchAugment.from_state(explorer.state())
+        batch = data.BatchAugment.from_state(explorer.state())
     assert batch.spec == explorer.spec
     assert batch.hflip == 0.5 and batch.degrees is None and batch.shear == (-10.0, 10.0)
     assert batch.scale == (0.8, 1.2) and batch.brightness == pytest.approx((0.6, 1.4))

@@ -14,7 +14,7 @@ The package is split by concern; every name is also importable from here:
 
 Every dataset has ``.classes``, ``.targets`` and ``.source`` (``torchvision``,
 ``subset`` or ``synthetic``) and yields ``(transform(PIL image), int)``.
-``DeviceLoader`` and ``BatchAugment`` live in :mod:`course_utils.device_data`.
+* :mod:`.device_loader`, :mod:`.batch_augment`: ``DeviceLoader`` and ``BatchAugment`` (lesson 08).
 """
 from __future__ import annotations
 
@@ -45,9 +45,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``DeviceLoader`` and ``BatchAugment`` live in ``device_data``; import them on first use."""
-    if name in ("DeviceLoader", "BatchAugment"):
-        from .. import device_data
+    """``DeviceLoader`` and ``BatchAugment`` (lesson 08), imported on first use."""
+    if name == "DeviceLoader":
+        from .device_loader import DeviceLoader
 
-        return getattr(device_data, name)
+        return DeviceLoader
+    if name == "BatchAugment":
+        from .batch_augment import BatchAugment
+
+        return BatchAugment
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

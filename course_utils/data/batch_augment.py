@@ -1,18 +1,16 @@
-"""Keep a whole image dataset on the device and augment it there, a batch at a time.
+"""Augment images on the device, a whole batch at a time: :class:`BatchAugment`.
 
 The sources load every image through PIL, one at a time, in a ``DataLoader``.
 For small images (MNIST, CIFAR-10) that per-image Python work costs more than
-the network itself. This module removes it:
+the network itself (lesson 08, *2. Keep the whole dataset on the device*).
+:class:`~course_utils.data.device_loader.DeviceLoader` keeps the images on the
+device; :class:`BatchAugment` applies the sources' PIL augmentations
+(``RandomHorizontalFlip``, ``RandomRotation(10)``,
+``RandomAffine(0, shear=10, scale=(0.8, 1.2))``, ``ColorJitter(0.2, 0.2, 0.2)``)
+to a whole batch of float images in [0, 1], with a different random draw for
+every image.
 
-* :class:`DeviceLoader` holds all images as one ``uint8`` tensor ``(N, C, H, W)``
-  on the device and yields normalised ``(x, y)`` batches like a ``DataLoader``.
-* :class:`BatchAugment` applies the sources' PIL augmentations
-  (``RandomHorizontalFlip``, ``RandomRotation(10)``,
-  ``RandomAffine(0, shear=10, scale=(0.8, 1.2))``, ``ColorJitter(0.2, 0.2, 0.2)``)
-  to a whole batch of float images in [0, 1], with a different random draw for
-  every image.
-
-``course_utils.data`` re-exports both, so ``data.DeviceLoader`` works too.
+Taught in lesson 08, *The same kind of augmentation*; ``data.BatchAugment`` is this class.
 """
 
 from __future__ import annotations
@@ -23,10 +21,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .data.transforms import STATE_KEYS, AugmentSpec, Range, Strength
-from .device_loader import DeviceLoader
+from .transforms import AugmentSpec, Range, Strength
 
-__all__ = ["STATE_KEYS", "BatchAugment", "DeviceLoader"]  # STATE_KEYS: the widget keys, re-exported
+__all__ = ["BatchAugment"]
 
 SOURCES = AugmentSpec()  # the sources' augmentation: BatchAugment's defaults
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale (ITU-R 601-2)

@@ -1,7 +1,6 @@
 """A ``DataLoader`` for small images that keeps the whole dataset on the device: :class:`DeviceLoader`.
 
-Moved out of :mod:`course_utils.device_data`, which still exports it (as does
-``course_utils.data``).
+Taught in lesson 08, *2. Keep the whole dataset on the device*; ``data.DeviceLoader`` is this class.
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .data.subsets import see_through
-from .data.transforms import HALF, channel_stats
+from .subsets import see_through
+from .transforms import HALF, channel_stats
 
 if TYPE_CHECKING:
-    from .device_data import BatchAugment
+    from .batch_augment import BatchAugment
 
 __all__ = ["DeviceLoader"]
 

@@ -3,7 +3,7 @@
 :class:`AugmentSpec` is the single home of the sources' augmentation
 (``RandomHorizontalFlip``, ``RandomRotation(10)``, ``RandomAffine(0, shear=10,
 scale=(0.8, 1.2))``, ``ColorJitter(0.2, 0.2, 0.2)``): it builds the PIL
-pipeline (:meth:`AugmentSpec.transforms`), drives ``device_data.BatchAugment``
+pipeline (:meth:`AugmentSpec.transforms`), drives ``data.BatchAugment``
 (:meth:`AugmentSpec.ranges`) and binds the sliders of ``widgets.AugmentationExplorer``.
 :func:`pipeline` assembles a whole transform from parameters, as torchvision's
 ``references/classification/presets.py`` does, and :func:`preset` names the
