@@ -1,8 +1,28 @@
 """course_utils: the tested code behind the PyTorch image-classification course.
 
-Modules: ``config`` (profiles, seeding, device), ``data`` (datasets, transforms,
-loaders), ``models``, ``engine`` (training and evaluation), ``metrics``, ``viz``,
-``checkpoint``, ``widgets`` and ``report``. Importing the package does no I/O.
+Each lesson first writes an idea in plain PyTorch, then calls the module here that
+does the same, and checks that the two agree. The modules, in the order the
+lessons meet them:
+
+* ``config``: ``setup``, the run's settings scaled to a profile, seeding, the device (00);
+* ``data``: datasets, transforms, loaders, ``DeviceLoader`` and ``BatchAugment`` (01, 02, 06, 08);
+* ``viz``: images, confusion matrices, training curves, ``layer_shapes`` (02, 04);
+* ``models``: the networks, ``count_parameters``, ``eval_mode``, the first-batch checks (03, 04);
+* ``engine``: ``train_one_epoch``, ``evaluate``, ``predict``, ``fit`` (03, 05, 07);
+* ``metrics``: accuracy, top-k, per-class accuracy, confusion matrix, and ``History``,
+  the per-epoch record ``fit`` returns (03, 05, 07);
+* ``widgets``: the augmentation explorer (06);
+* ``checkpoint``: ``save_checkpoint`` / ``load_checkpoint`` (07), with ``checkpoint_checks``
+  (what a load checks) and ``checkpoint_file`` (atomic write, checksum, safe read);
+* ``distributed``: process groups, samplers and DDP for ``train`` (09);
+* ``train``: ``python -m course_utils.train``, the training script, with ``train_args``
+  (its command line) (09);
+* ``report``: ``record``, each lesson's headline figures, and the results table;
+* ``course``: the course's own machinery: ``check.exercise`` (exercise checks and their
+  judges), ``tables.show`` (per-lesson tables) and the notebook runner of ``make course``.
+
+``from course_utils import check, tables`` gives the two calls the lessons use from
+``course``. Importing the package does no I/O.
 
 With ``COURSE_STRICT_WARNINGS=1`` (set by ``make test``) deprecations raised by
 the course's libraries become errors, in pytest and in notebook kernels alike,

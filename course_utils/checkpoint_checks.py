@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .checkpoint_file import CheckpointError, digest
-from .history import History
+from .metrics import History
 
 REQUIRED_KEYS = ("model_state", "epoch")
 _MAX_LISTED = 12

@@ -18,7 +18,7 @@ turns them into a process group and gives the training loop what it needs:
 * :func:`share_checkpoint` - every rank resumes from rank 0's checkpoint file.
 
 The sums behind every loss and accuracy are all-reduced in ``engine``
-(``_global_sums``), so each process reports the figures of the whole run.
+(``epoch_totals``), so each process reports the figures of the whole run.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import metrics
-from .history import History
+from .metrics import History
 from .models import check_predict_input, check_targets, checked_forward, eval_mode
 
 __all__ = [
