@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from course_utils import config
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as `python benchmarks/x.py` without installing the package
     sys.path.insert(0, str(REPO))
@@ -101,14 +103,8 @@ def compile_warm_up(
 
 
 def pick_device(name: str) -> torch.device:
-    """``auto`` -> cuda, mps or cpu, whichever is available first."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """``auto`` -> the accelerator torch finds (as the lessons' ``config.pick_device``), else the CPU."""
+    return config.pick_device() if name == "auto" else torch.device(name)
 
 
 def setup_threads(threads: int | None) -> int:

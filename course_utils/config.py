@@ -1,4 +1,4 @@
-"""Run profiles: one notebook, three sizes of run.
+"""Run profiles: one notebook, three sizes of run (taught in lesson 00, *Run profiles*).
 
 Every lesson starts with ``cfg = setup(epochs=..., batch_size=..., seed=0)``
 using the source tutorial's hyper-parameters. The profile (environment
@@ -10,12 +10,18 @@ variable ``COURSE_PROFILE``) then scales them:
   lessons' PIL pipelines also get DataLoader worker processes (``num_workers``),
   so the machine's CPU cores keep the GPU busy.
 
-``setup`` seeds every random number generator, picks the device and prints
-one banner line saying what it changed.
+``setup`` returns a :class:`RunConfig`, a frozen dataclass whose fields an editor
+completes (``cfg.lr``, ``cfg.device``). It runs five visible steps, each a function
+here: :func:`validate` the settings, :func:`scale_params` to the profile,
+:func:`seed_everything`, :func:`describe_data` (where each dataset will come from)
+and print :meth:`RunConfig.banner`. A misspelt setting (``setup(mom=0.5)``) is a
+TypeError that names the setting meant.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 import numbers
 import os
@@ -37,29 +43,45 @@ SMOKE_LOG_DIVISOR = 20  # the blitz logs every 2,000 of 12,500 batches; smoke ha
 MAX_FULL_WORKERS = 8
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """The settings a lesson runs with, after its profile scaled them.
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The hyper-parameters a lesson may pass to :func:`setup`; None: the lesson does not use it."""
 
-    Hyper-parameters are attributes too: ``cfg.epochs``, ``cfg.batch_size``.
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    step_size: int | None = None  # StepLR
+    gamma: float | None = None  # StepLR
+    log_every: int | None = None
+    image_size: int | None = None
+    dropout: float | None = None
+    label_smoothing: float | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The settings the lesson passed, by name."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig(Settings):
+    """The settings a lesson runs with, after its profile scaled them (what :func:`setup` returns).
+
+    ``changes`` maps each setting the profile changed to ``(asked, used)``;
+    ``train_samples`` / ``test_samples`` are the smoke profile's data sizes (None:
+    all the data); ``num_workers`` the DataLoader worker processes for the lesson's
+    PIL pipelines (0: load in the main process).
     """
 
     profile: str
     device: torch.device
     seed: int
-    params: dict[str, Any]
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     train_samples: int | None = None
     test_samples: int | None = None
     data_sources: dict[str, str] = field(default_factory=dict)
-    # DataLoader worker processes for the lesson's PIL pipelines (0: load in the main process).
     num_workers: int = 0
-
-    def __getattr__(self, name: str) -> Any:
-        params = self.__dict__.get("params", {})
-        if name in params:
-            return params[name]
-        raise AttributeError(f"RunConfig has no setting {name!r}; pass it to setup(), e.g. setup({name}=...)")
 
     def banner(self) -> str:
         """One line: device, profile, data sources and every changed value."""
@@ -76,9 +98,12 @@ class RunConfig:
         return "[course] " + " | ".join(parts)
 
 
+SETTINGS = tuple(f.name for f in dataclasses.fields(Settings))
+
+
 def default_profile() -> str:
-    """``full`` when CUDA or Apple MPS is present, otherwise ``quick``."""
-    return "full" if pick_device().type in ("cuda", "mps") else "quick"
+    """``full`` when an accelerator (a CUDA GPU, Apple's MPS...) is present, otherwise ``quick``."""
+    return "full" if pick_device().type != "cpu" else "quick"
 
 
 def resolve_profile(name: str | None = None) -> str:
@@ -92,17 +117,20 @@ def resolve_profile(name: str | None = None) -> str:
 
 
 def pick_device() -> torch.device:
-    """CUDA if available, else Apple MPS, else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
+    """The accelerator this torch was built for, when one is present (CUDA, MPS, XPU...), else the CPU.
+
+    Taught in lesson 00, *Device*.
+    """
+    if torch.accelerator.is_available():
+        return torch.accelerator.current_accelerator()
     return torch.device("cpu")
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's (CPU and CUDA) generators."""
+    """Seed Python's, NumPy's and torch's (CPU and CUDA) generators.
+
+    Taught in lesson 05, *LeNet v1*: the same seed gives the same initial weights.
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -162,8 +190,8 @@ def _check_number(key: str, value: Any) -> float:
     return number
 
 
-def _validate(values: dict[str, Any]) -> dict[str, Any]:
-    """Check hyper-parameters by meaning; return them with NumPy scalars made Python numbers."""
+def validate(values: dict[str, Any]) -> dict[str, Any]:
+    """Check settings by meaning; return them with NumPy scalars made Python numbers."""
     out = dict(values)
     for key in POSITIVE_INTS:
         value = values.get(key)
@@ -206,7 +234,7 @@ def _smoke_sizes(params: dict[str, Any], smoke: dict[str, Any] | None) -> tuple[
     unknown = sorted(set(smoke) - set(SMOKE_OVERRIDES))
     if unknown:
         raise ValueError(f"smoke= takes {', '.join(SMOKE_OVERRIDES)}; got {', '.join(unknown)}")
-    smoke = _validate(smoke)
+    smoke = validate(smoke)
     if "epochs" in smoke and "epochs" in params:
         params["epochs"] = smoke["epochs"]
     return (
@@ -215,47 +243,84 @@ def _smoke_sizes(params: dict[str, Any], smoke: dict[str, Any] | None) -> tuple[
     )
 
 
+SETUP_KEYWORDS = (*SETTINGS, "seed", "data", "profile", "smoke", "verbose")
+
+
+def _refuse_misspelt(names: dict[str, Any]) -> None:
+    """A TypeError for the first keyword ``setup`` does not know, naming the closest one it does."""
+    for name in names:
+        close = [k for k in SETUP_KEYWORDS if k.startswith(name[:3])]
+        close = close or difflib.get_close_matches(name, SETUP_KEYWORDS, n=1, cutoff=0.5)
+        meant = f"; did you mean {close[0]}=?" if close else ""
+        raise TypeError(f"setup() has no setting {name!r}{meant} It takes {', '.join(SETUP_KEYWORDS)}")
+
+
+def describe_data(names: str | tuple[str, ...]) -> dict[str, str]:
+    """Where each named dataset ("cifar10", "mnist") will come from, for the banner."""
+    from . import data  # here, not at the top: data's sources probe the network only when asked
+
+    return {name: data.describe_source(name) for name in ((names,) if isinstance(names, str) else names)}
+
+
 def setup(
     *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    momentum: float | None = None,
+    weight_decay: float | None = None,
+    step_size: int | None = None,
+    gamma: float | None = None,
+    log_every: int | None = None,
+    image_size: int | None = None,
+    dropout: float | None = None,
+    label_smoothing: float | None = None,
+    seed: int = 0,
     data: str | tuple[str, ...] = (),
     profile: str | None = None,
-    seed: int = 0,
-    verbose: bool = True,
     smoke: dict[str, Any] | None = None,
-    **values: Any,
+    verbose: bool = True,
+    **misspelt: Any,
 ) -> RunConfig:
-    """Scale a lesson's hyper-parameters to the active profile and seed everything.
+    """A lesson's settings, scaled to the active profile, with every generator seeded.
 
-    ``data`` names the datasets the lesson uses ("cifar10", "mnist"), so the
-    banner can say where they will come from. ``smoke`` replaces the smoke
-    profile's ``epochs``, ``train_samples`` or ``test_samples`` for a lesson
-    that learns nothing measurable with the defaults. Prints one banner line.
+    Taught in lesson 00, *Run profiles*; every lesson's first cells call it. ``data``
+    names the datasets the lesson uses ("cifar10", "mnist"), so the banner can say
+    where they will come from. ``smoke`` replaces the smoke profile's ``epochs``,
+    ``train_samples`` or ``test_samples`` for a lesson that learns nothing measurable
+    with the defaults. Prints one banner line (not with ``verbose=False``).
     """
-    values, seed = _validate(values), _check_seed(seed)
-    name = resolve_profile(profile)
-    params = scale_params(values, name)
-    small = name == "smoke"
-    train_samples, test_samples = _smoke_sizes(params, smoke) if small else (None, None)
-    changes = {k: (values[k], params[k]) for k in values if params[k] != values[k]}
-    from . import data as data_module  # local import: data imports nothing from here
-
-    names = (data,) if isinstance(data, str) else tuple(data)
+    _refuse_misspelt(misspelt)
+    given = dict(
+        epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
+        step_size=step_size, gamma=gamma, log_every=log_every, image_size=image_size, dropout=dropout,
+        label_smoothing=label_smoothing,
+    )  # fmt: skip
+    asked = validate({k: v for k, v in given.items() if v is not None})
+    seed, name = _check_seed(seed), resolve_profile(profile)
+    used = scale_params(asked, name)
+    train_samples, test_samples = _smoke_sizes(used, smoke) if name == "smoke" else (None, None)
     device = pick_device()
     cfg = RunConfig(
+        **used,
         profile=name,
         device=device,
         seed=seed,
-        params={**params, "seed": seed},
-        changes=changes,
+        changes={k: (asked[k], used[k]) for k in asked if used[k] != asked[k]},
         train_samples=train_samples,
         test_samples=test_samples,
-        data_sources={n: data_module.describe_source(n) for n in names},
+        data_sources=describe_data(data),
         num_workers=full_profile_workers(device) if name == "full" else 0,
     )
     seed_everything(seed)
-    from . import viz  # local import: matplotlib only when a lesson starts
-
-    viz.register_inline_png()
+    _show_figures_as_png()
     if verbose:
         print(cfg.banner())
     return cfg
+
+
+def _show_figures_as_png() -> None:
+    """Let a notebook show the course's matplotlib Figures as PNG images (viz.register_inline_png)."""
+    from . import viz  # here, not at the top: matplotlib only when a lesson starts
+
+    viz.register_inline_png()

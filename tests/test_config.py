@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -143,10 +144,30 @@ def test_other_profiles_and_devices_load_in_the_main_process(monkeypatch, capsys
     assert "num_workers" not in capsys.readouterr().out
 
 
-def test_unknown_setting_says_how_to_add_it() -> None:
+def test_a_setting_the_lesson_did_not_pass_is_none_and_every_setting_is_a_field() -> None:
     cfg = config.setup(profile="full", epochs=1, verbose=False)
-    with pytest.raises(AttributeError, match="setup\\(momentum=...\\)"):
-        _ = cfg.momentum
+    assert cfg.momentum is None and cfg.epochs == 1
+    names = {f.name for f in dataclasses.fields(cfg)}
+    assert set(config.SETTINGS) | {"profile", "device", "seed", "train_samples", "num_workers"} <= names
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lr = 0.1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "misspelt, meant",
+    [("mom", "momentum"), ("batchsize", "batch_size"), ("epoch", "epochs"), ("seeds", "seed")],
+)
+def test_a_misspelt_setting_is_a_type_error_naming_the_close_match(misspelt, meant) -> None:
+    with pytest.raises(TypeError, match=rf"no setting '{misspelt}'; did you mean {meant}=\?"):
+        config.setup(profile="full", verbose=False, **{misspelt: 1})
+
+
+def test_the_device_is_the_accelerator_torch_finds(monkeypatch) -> None:
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda *a, **k: torch.device("mps"))
+    assert config.pick_device() == torch.device("mps") and config.default_profile() == "full"
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    assert config.pick_device() == torch.device("cpu") and config.default_profile() == "quick"
 
 
 def test_setup_seeds_python_numpy_and_torch() -> None:
