@@ -56,7 +56,7 @@ course: $(STAMP)
 	$(PY) -m course_utils.report run $(NOTEBOOKS) $(SOLUTIONS)
 
 # ruff: lint and format check, configured in pyproject.toml ([tool.ruff]).
-LINT_PATHS := course_utils tests benchmarks notebooks .ci
+LINT_PATHS := course_utils tests tools benchmarks notebooks .ci
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m ruff format --check $(LINT_PATHS)

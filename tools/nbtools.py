@@ -1,10 +1,10 @@
 """Maintainer tools for the lesson notebooks (not a test module).
 
-* ``python tests/nbtools.py store notebooks/03_*.ipynb`` executes notebooks in the
+* ``python tools/nbtools.py store notebooks/03_*.ipynb`` executes notebooks in the
   smoke profile and keeps outputs only on ``# NBVAL_CHECK_OUTPUT`` cells (with
   their execution counts); every other output is stripped.
-* ``python tests/nbtools.py strip notebooks/*.ipynb`` strips all unchecked outputs.
-* ``python tests/nbtools.py header notebooks/*.ipynb notebooks/solutions/*.ipynb`` writes
+* ``python tools/nbtools.py strip notebooks/*.ipynb`` strips all unchecked outputs.
+* ``python tools/nbtools.py header notebooks/*.ipynb notebooks/solutions/*.ipynb`` writes
   each notebook's header line (run time per profile and an "Open in Colab" badge, directly
   under the title) and the repository URL of its bootstrap cell, and the run-time columns of
   README's table, all from ``notebooks/course.toml`` (the one home of both settings).
