@@ -37,7 +37,7 @@ import warnings
 # The course's own machinery lives in course/; lessons call check.exercise and tables.show.
 from .course import check, tables
 
-__all__ = ["check", "strict_warnings", "tables"]
+__all__ = ["check", "strict_warnings", "tables", "warning_filters"]
 __version__ = "0.1.0"
 
 # Warnings attributed to these modules are checked (a notebook's cells run in __main__).
@@ -52,9 +52,14 @@ STRICT_WARNING_FILTERS = (
 ALLOWED_WARNINGS: tuple[tuple[str, str], ...] = ()
 
 
+def warning_filters() -> tuple[str, ...]:
+    """The strict filter lines, then the allowed exceptions: pytest's ini lines and strict_warnings' input."""
+    return (*STRICT_WARNING_FILTERS, *(line for line, _ in ALLOWED_WARNINGS))
+
+
 def strict_warnings() -> None:
     """Turn the course libraries' deprecation warnings into errors (then apply the allowed list)."""
-    for line in (*STRICT_WARNING_FILTERS, *(f for f, _ in ALLOWED_WARNINGS)):
+    for line in warning_filters():
         action, message, category, module = line.split(":", 3)
         warnings.filterwarnings(action, message, getattr(__import__("builtins"), category), module)
 
