@@ -59,6 +59,7 @@ __all__ = [
 class RunContext:
     """Everything about *how* to run that stays fixed for a whole run (``fit`` makes one).
 
+    Taught in lesson 08, *4. The model's own arithmetic: channels-last and mixed precision*.
     ``device`` holds the model and receives every batch; ``amp_dtype`` is the
     autocast dtype (None: full precision); ``scaler`` a ``GradScaler`` (float16
     only); ``channels_last`` the memory format of 4-D batches; ``progress``
@@ -162,8 +163,8 @@ def _accumulator(device: torch.device, size: int) -> torch.Tensor:
 def epoch_totals(totals: torch.Tensor) -> list[float]:
     """An epoch's sums ``[loss sum, samples, correct (per k) ...]`` as Python numbers.
 
-    Taught in lesson 09, *1. The DDP idea in plain PyTorch*: a data-parallel run
-    all-reduces ``totals`` here, so every figure counts the samples of all processes.
+    Taught in lesson 09, *2. Who gets which images: `DistributedSampler`*: a data-parallel
+    run all-reduces ``totals`` here, so every figure counts the samples of all processes.
     """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.all_reduce(totals, op=torch.distributed.ReduceOp.SUM)
@@ -244,6 +245,7 @@ def train_one_epoch(
     samples, running_losses, start = 0, [], time.perf_counter()
     for i, batch in enumerate(_progress(loader, max_batches, run.progress, f"epoch {epoch} train")):
         inputs, targets = _to_device(batch, run)
+        optimizer.zero_grad(set_to_none=True)  # gradients add up unless cleared
         with _autocast(run):
             outputs = checked_forward(model, inputs, where="train_one_epoch") if i == 0 else model(inputs)
             if i == 0 or run.device.type == "cpu":  # elsewhere a check per batch would wait for the device
@@ -253,7 +255,6 @@ def train_one_epoch(
         if run.device.type == "cpu" and not finite:  # free on the CPU: stop at this very batch
             raise _non_finite(epoch, i, loss.item())
         first_bad = torch.where(finite | (first_bad >= 0), first_bad, i)
-        optimizer.zero_grad(set_to_none=True)
         if run.scaler is not None:  # float16: scale the loss so small gradients do not vanish
             run.scaler.scale(loss).backward()
             run.scaler.step(optimizer)

@@ -143,6 +143,7 @@ class History:
 
     Kept by hand in lesson 05, *One epoch by hand: the sources' loop, fixed*, and
     drawn in *Reading the curves*.
+
     ``epoch`` counts from 1. Losses are mean per-sample losses, accuracies
     fractions in [0, 1], ``lr`` the learning rate used during the epoch and
     ``seconds`` its wall time. ``val_*`` lists stay empty without a validation

@@ -180,7 +180,7 @@ def same_architecture(
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """``model`` in eval mode inside the ``with`` block, its previous mode restored after.
 
-    Taught in lesson 05, *Why dropout needs model.eval()*. ``with eval_mode(model),
+    Taught in lesson 05, *Why dropout needs `model.eval()`*. ``with eval_mode(model),
     torch.no_grad(): ...`` is how evaluation, prediction and the layer-shape table run
     without changing how a learner left the model.
     """

@@ -158,3 +158,64 @@ def test_engine_and_what_it_imports_fit_in_one_sitting() -> None:
 )
 def test_the_training_step_is_written_out_in_engine(step: str) -> None:
     assert step in MODULES["course_utils.engine"].read_text()
+
+
+# ---------------------------------------------------------------- backlinks to the lessons
+
+
+def lesson_sections() -> dict[str, set[str]]:
+    """Every lesson's headings, ``{"03": {"4 · Train the network", ...}}``, without the #s and backticks."""
+    import json
+
+    sections: dict[str, set[str]] = {}
+    for path in sorted((PACKAGE.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        found = re.findall(r"^#+ +(.+?) *$", text, re.M)
+        sections[path.name[:2]] = {h.replace("`", "") for h in found}
+    return sections
+
+
+def backlinks(doc: str) -> list[tuple[str, str]]:
+    """(lesson, section) for each ``lesson NN, *Section*`` (and ``*Other*`` after it) in ``doc``."""
+    doc = " ".join(doc.split())
+    parts = re.split(r"\blesson (\d\d)\b", doc)
+    return [
+        (n, s.replace("`", ""))
+        for n, text in zip(parts[1::2], parts[2::2], strict=True)
+        for s in re.findall(r"\*(?! )([^*]+?)(?<! )\*", text)  # not a list's "* item"
+    ]
+
+
+def docstrings() -> dict[str, str]:
+    """``{"course_utils.engine.fit": docstring}`` for every module, class and function."""
+    found = {}
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text())
+        found[name] = ast.get_docstring(tree) or ""
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                found[f"{name}.{node.name}"] = ast.get_docstring(node) or ""
+    return found
+
+
+def test_backlinks_name_real_sections_of_the_lessons() -> None:
+    sections, wrong = lesson_sections(), []
+    for where, doc in docstrings().items():
+        wrong += [(where, n, s) for n, s in backlinks(doc) if s not in sections.get(n, ())]
+    assert backlinks("Written in lesson 07, *5 · A\n  b* and *C*; lesson 03, *D*") == [
+        ("07", "5 · A b"),
+        ("07", "C"),
+        ("03", "D"),
+    ]
+    assert not wrong, f"no such section: {wrong}"
+
+
+@pytest.mark.parametrize("name", sorted(set(__import__("course_utils.engine").engine.__all__) - {"History"}))
+def test_every_public_engine_name_links_to_the_lesson_that_teaches_it(name: str) -> None:
+    doc = (
+        docstrings()[f"course_utils.engine.{name}"]
+        if name != "eval_mode"
+        else docstrings()["course_utils.models.eval_mode"]
+    )
+    assert backlinks(doc), f"engine.{name}'s docstring names no lesson section"
