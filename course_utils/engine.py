@@ -335,6 +335,7 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    checkpoint_extra: dict[str, Any] | None = None,
     amp: bool = False,
     channels_last: bool = False,
     live_plot: bool = False,
@@ -347,7 +348,8 @@ def fit(
     in it). With ``checkpoint=path`` the state is saved after every epoch;
     with ``resume=True`` and an existing file training continues after the
     saved epoch, bitwise identically to an uninterrupted run on the CPU. An
-    existing file is never replaced by a new run unless ``overwrite=True``.
+    existing file is never replaced by a new run unless ``overwrite=True``;
+    ``checkpoint_extra`` values are saved with it (the command line's settings).
     ``device=None`` keeps the model where it is. Prints one line per epoch
     (nothing with ``verbose=False``). ``model`` may be wrapped in
     DistributedDataParallel; checkpoints hold the inner module's weights.
@@ -396,6 +398,7 @@ def fit(
                 history=history,
                 loader=train_loader,
                 scaler=run.scaler,
+                **(checkpoint_extra or {}),
             )
         if verbose:
             print(_summary(epoch, epochs, row))
