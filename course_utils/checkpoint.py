@@ -278,14 +278,19 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        culprits = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        try:
+            culprits = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception:  # noqa: BLE001 - not a zip archive: no globals to name
+            culprits = []
         if culprits:
             raise CheckpointError(
                 f"refused to load {path}: it holds code or objects that are not allowed in a "
                 f"checkpoint ({', '.join(culprits)}). Unpickling them could run arbitrary code on "
                 "your machine; ask whoever made it for a checkpoint saved with save_checkpoint"
             ) from exc
-        raise CheckpointError(f"{path} is not a valid checkpoint (truncated or corrupt): {exc}") from exc
+        raise CheckpointError(
+            f"{path} is not a valid checkpoint (truncated or corrupt, or not written by torch.save)"
+        ) from exc
     except Exception as exc:  # torch raises RuntimeError, OSError, EOFError ... on bad bytes
         unreadable = isinstance(exc, (PermissionError, IsADirectoryError))
         what = "cannot be read" if unreadable else "is not a valid checkpoint (truncated or corrupt)"
