@@ -55,7 +55,9 @@ from .train_args import (  # noqa: F401  the constants and the parser are re-exp
     check_out,
     check_resume,
     launcher,
-    settings_of,
+    say_changes,
+    settings_log,
+    with_epochs,
 )
 
 
@@ -144,31 +146,6 @@ class _CrashInEpoch:
 # ------------------------------------------------------------------ the settings of each epoch
 
 
-def settings_log(args: argparse.Namespace, world_size: int, saved: dict[str, Any] | None) -> list[dict]:
-    """The run's settings, one entry per stretch of epochs: the checkpoint's, and this one if it differs.
-
-    Each entry holds ``first_epoch``, ``world_size`` and :func:`train_args.settings_of`.
-    """
-    log = list(saved.get("settings") or []) if saved else []
-    now = {"first_epoch": saved["epoch"] + 1 if saved else 1, "world_size": world_size, **settings_of(args)}
-    if log and all(log[-1].get(key) == value for key, value in now.items() if key != "first_epoch"):
-        return log
-    return [*log, now]
-
-
-def _say_changes(log: list[dict]) -> None:
-    """Rank 0 says from which epoch a resumed run computes with another setting."""
-    if len(log) < 2 or log[-1]["first_epoch"] == 1:
-        return
-    before, now = log[-2], log[-1]
-    changed = [
-        f"{key} {before.get(key)} -> {now[key]}"
-        for key in now
-        if key != "first_epoch" and before.get(key) != now[key]
-    ]
-    print(f"[course] from epoch {now['first_epoch']} on: {', '.join(changed)}", flush=True)
-
-
 def _apply_after_loading(optimizer: torch.optim.Optimizer, args: argparse.Namespace) -> None:
     """Loading the checkpoint restores its learning rate and momentum; ``--override`` ones win after it."""
 
@@ -232,7 +209,7 @@ def run(
             + (f" | attempt {ctx.restart_count + 1}" if ctx.restart_count else ""),
             flush=True,
         )
-        _say_changes(log)
+        say_changes(log)
     quiet = contextlib.nullcontext() if ctx.is_main else contextlib.redirect_stdout(io.StringIO())
     with quiet, warnings.catch_warnings():  # only rank 0 prints; errors still reach every rank's stderr
         # the settings were compared (train_args.check_resume) and each change announced above
@@ -270,12 +247,6 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _with_epochs(log: list[dict], epochs: int) -> list[dict]:
-    """The settings log with each entry's ``epochs``: [first, last] (the epochs that used it)."""
-    ends = [entry["first_epoch"] - 1 for entry in log[1:]] + [epochs]
-    return [{"epochs": [e["first_epoch"], end], **e} for e, end in zip(log, ends, strict=True)]
-
-
 def result_of(
     args: argparse.Namespace,
     ctx: distributed.Context,
@@ -310,7 +281,7 @@ def result_of(
         "restarts": ctx.restart_count,
         "seconds": seconds,
         "final": last,
-        "settings": _with_epochs(log, len(history)),
+        "settings": with_epochs(log, len(history)),
         "versions": _versions(),
     }
 
@@ -340,13 +311,10 @@ def save_outputs(args: argparse.Namespace, history: engine.History, result: dict
 
 
 def prepare(args: argparse.Namespace, rank: int, world: int) -> tuple[Any, Any, str]:
-    """Every check that needs no process group; (training set, validation set, source) or UsageError.
+    """The data and, with --resume, the checkpoint's settings; (training set, validation set, source).
 
     Nothing is written: ``--out`` is not even created.
     """
-    problem = check_args(args, world, rank)
-    if problem:
-        raise UsageError(problem)
     try:
         train_set, val_set, source = load_data(args)
     except (data.DataFileError, OSError) as err:  # check=False is not an option here
@@ -383,9 +351,11 @@ def _own_out(args: argparse.Namespace) -> Any:
     return lock
 
 
-def _one_line(err: BaseException) -> str:
-    """The message on one line (a checkpoint's architecture error lists keys on several)."""
-    return "; ".join(part.strip().rstrip(".") for part in str(err).splitlines() if part.strip())
+def _say(parser: argparse.ArgumentParser, err: BaseException, rank: int) -> None:
+    """Rank 0 prints ``err`` as one ``error:`` line (an architecture error lists keys on several)."""
+    if rank == 0:
+        text = "; ".join(part.strip().rstrip(".") for part in str(err).splitlines() if part.strip())
+        print(f"{parser.prog}: error: {text}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -399,11 +369,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     rank, world = launcher()
+    problem = check_args(args, world, rank)
+    if problem:
+        parser.error(problem)  # with the usage, as argparse's own errors
     try:
         train_set, val_set, source = prepare(args, rank, world)
         lock = _own_out(args) if rank == 0 else contextlib.nullcontext()
     except UsageError as err:
-        parser.error(_one_line(err))
+        _say(parser, err, rank)
+        return 2
     if args.tensorboard and rank == 0 and not tensorboard_available():
         print(NO_TENSORBOARD, file=sys.stderr, flush=True)
     with lock:
@@ -418,8 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             finally:
                 distributed.stop(ctx)
         except (CheckpointError, data.DataFileError, OSError, FloatingPointError) as err:
-            if rank == 0:
-                print(f"error: {_one_line(err)}", file=sys.stderr, flush=True)
+            _say(parser, err, rank)
             return 1
     return 0
 

@@ -304,3 +304,34 @@ def check_resume(args: argparse.Namespace, saved: dict[str, Any] | None, path: P
             "value from the next epoch"
         )
     return None
+
+
+def settings_log(args: argparse.Namespace, world_size: int, saved: dict[str, Any] | None) -> list[dict]:
+    """The run's settings, one entry per stretch of epochs: the checkpoint's, and this one if it differs.
+
+    Each entry holds ``first_epoch``, ``world_size`` and :func:`settings_of`.
+    """
+    log = list(saved.get("settings") or []) if saved else []
+    now = {"first_epoch": saved["epoch"] + 1 if saved else 1, "world_size": world_size, **settings_of(args)}
+    if log and all(log[-1].get(key) == value for key, value in now.items() if key != "first_epoch"):
+        return log
+    return [*log, now]
+
+
+def say_changes(log: list[dict]) -> None:
+    """Rank 0 says from which epoch a resumed run computes with another setting."""
+    if len(log) < 2 or log[-1]["first_epoch"] == 1:
+        return
+    before, now = log[-2], log[-1]
+    changed = [
+        f"{key} {before.get(key)} -> {now[key]}"
+        for key in now
+        if key != "first_epoch" and before.get(key) != now[key]
+    ]
+    print(f"[course] from epoch {now['first_epoch']} on: {', '.join(changed)}", flush=True)
+
+
+def with_epochs(log: list[dict], epochs: int) -> list[dict]:
+    """The settings log with each entry's ``epochs``: [first, last] (the epochs that used it)."""
+    ends = [entry["first_epoch"] - 1 for entry in log[1:]] + [epochs]
+    return [{"epochs": [e["first_epoch"], end], **e} for e, end in zip(log, ends, strict=True)]

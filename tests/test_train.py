@@ -64,9 +64,11 @@ def launched(monkeypatch: pytest.MonkeyPatch, *, rank: int, world: int) -> None:
 
 def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     """Run ``main(argv)``; it must exit with code 2 and print one error message. Returns it."""
-    with pytest.raises(SystemExit) as exit_info:
-        train.main(argv)
-    assert exit_info.value.code == 2
+    try:
+        code = train.main(argv)
+    except SystemExit as exit_info:  # argparse's errors
+        code = exit_info.code
+    assert code == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 1, err
     return err[err.index("error:") :]
@@ -277,9 +279,30 @@ def test_resume_with_override_trains_with_the_new_value_and_records_each_epochs(
 def test_a_damaged_checkpoint_is_one_line_before_anything_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """It was a 25-line traceback, after the process group had started."""
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint" * 10)
-    line = refused([*TINY, "--out", str(tmp_path), "--resume"], capsys)
-    assert line.startswith(f"error: --resume: {tmp_path / 'checkpoint.pt'} is not a valid checkpoint")
+    assert train.main([*TINY, "--out", str(tmp_path), "--resume"]) == 2
+    assert capsys.readouterr().err == (
+        f"python -m course_utils.train: error: --resume: {tmp_path / 'checkpoint.pt'} is not a valid "
+        "checkpoint (truncated or corrupt, or not written by torch.save)\n"
+    )
+    assert os.listdir(tmp_path) == ["checkpoint.pt"]
+
+
+def test_a_plain_launch_with_launcher_variables_left_prints_one_line(tmp_path: Path) -> None:
+    """In a fresh process, as a learner launches it, with RANK and WORLD_SIZE left from torchrun."""
+    (tmp_path / "checkpoint.pt").write_bytes(b"")
+    env = {**os.environ, "RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "COURSE_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "course_utils.train", *TINY, "--out", str(tmp_path), "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "is not a valid checkpoint" in lines[0]
 
 
 @pytest.mark.usefixtures("no_launcher", "offline")
