@@ -73,16 +73,24 @@ def plain(value: Any, where: str) -> Any:
 
 
 def _feed(h: Any, value: Any) -> None:
-    """Add ``value`` (tensors and plain values, nested) to the hash, types and order included."""
+    """Add ``value`` (tensors and plain values, nested) to the hash, types and order included.
+
+    Any change here changes every checkpoint's checksum: files saved before would read as damaged.
+    """
     if isinstance(value, torch.Tensor):
         t = value.detach().cpu()
         t = t.to_dense() if t.layout != torch.strided else t
         h.update(f"T{t.dtype}{tuple(t.shape)}|".encode())
         h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy())
-    elif isinstance(value, (Mapping, list, tuple)):
-        items = [x for kv in value.items() for x in kv] if isinstance(value, Mapping) else value
-        h.update(type(value).__name__[:1].encode())
-        for item in items:
+    elif isinstance(value, Mapping):
+        h.update(b"{")
+        for key, item in value.items():
+            _feed(h, key)
+            _feed(h, item)
+        h.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        h.update(b"(" if isinstance(value, tuple) else b"[")
+        for item in value:
             _feed(h, item)
         h.update(b")")
     else:
@@ -147,9 +155,10 @@ def _load_loader_state(loader: Any, state: Mapping[str, Any]) -> None:
 
 def _capture_rng() -> dict[str, Any]:
     """Every global RNG state, as tensors and plain values (``weights_only``-loadable)."""
+    version, internal, gauss_next = random.getstate()
     name, keys, pos, has_gauss, cached = np.random.get_state()
     return {
-        "python": random.getstate(),
+        "python": (version, torch.tensor(internal, dtype=torch.int64), gauss_next),
         "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -159,9 +168,14 @@ def _capture_rng() -> dict[str, Any]:
 def _checked_rng(state: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """The saved RNG states as each library takes them, tried on throwaway generators first."""
     try:
+        version, internal, gauss_next = state["python"]
         name, keys, *rest = state["numpy"]
-        values = {**state, "numpy": (name, keys.cpu().numpy().astype(np.uint32), *rest)}
-        values |= {"torch": state["torch"].cpu(), "cuda": [s.cpu() for s in state["cuda"]]}
+        values = {
+            "python": (version, tuple(internal.tolist()), gauss_next),
+            "numpy": (name, keys.cpu().numpy().astype(np.uint32), *rest),
+            "torch": state["torch"].cpu(),
+            "cuda": [s.cpu() for s in state.get("cuda", [])],  # saved without CUDA before 12-03
+        }
         random.Random().setstate(values["python"])
         np.random.RandomState().set_state(values["numpy"])
         torch.Generator().set_state(values["torch"])

@@ -435,6 +435,34 @@ def test_a_newer_format_is_refused(toys, tmp_path: Path) -> None:
         load_checkpoint(path, model=toys.SmallNet())
 
 
+def test_checkpoints_saved_before_the_rewrite_still_load(toys, tmp_path: Path) -> None:
+    """Format 2 as the code of 12-02 wrote it: the same checksum, no 'cuda' key without CUDA."""
+    payload = {
+        "format_version": 2,
+        "epoch": 1,
+        "model_state": {"w": torch.arange(4, dtype=torch.float32)},
+        "rng_state": {"python": (3, torch.tensor([1, 2], dtype=torch.int64), None)},
+        "history": {"train_loss": [0.5, 0.25]},
+        "note": "hi",
+        "checksum": "not part of the checksum",
+    }
+    # computed by checkpoint_file.digest at commit ad7b69f (no floating-point arithmetic involved)
+    assert (
+        checkpoint.digest(payload)
+        == "sha256:9e829758bb4cfd1146ff77e515af2553d2b69c4a6b8657ac7b4d9c95166cebde"
+    )
+    model, optimizer, _ = trained_objects(toys)
+    path = save_checkpoint(tmp_path / "c.pt", model=model, optimizer=optimizer, epoch=1)
+    old = torch.load(path, weights_only=True)
+    del old["rng_state"]["cuda"]
+    old["classes"] |= {"scheduler": None}
+    old["checksum"] = checkpoint.digest(old)
+    torch.save(old, path)
+    target, target_opt, _ = fresh_objects(toys)
+    assert load_checkpoint(path, model=target, optimizer=target_opt)["epoch"] == 1
+    assert_same(model.state_dict(), target.state_dict())
+
+
 def test_resuming_warns_about_what_differs(toys, tmp_path: Path) -> None:
     model, optimizer, scheduler = trained_objects(toys)
     path = save_checkpoint(
