@@ -113,9 +113,9 @@ def _data_loader(loader: Any) -> Any:
     ``distributed.EpochLoader`` is such a wrapper: its DataLoader holds the batch
     size, the dataset and the generators a resumed run must compare and restore.
     """
-    while not isinstance(loader, DataLoader) and not callable(getattr(loader, "state_dict", None)):
-        if getattr(loader, "loader", None) is None:
-            break
+    while (
+        not isinstance(loader, DataLoader) and not hasattr(loader, "state_dict") and hasattr(loader, "loader")
+    ):
         loader = loader.loader
     return loader
 
@@ -134,10 +134,7 @@ def _loader_state(loader: Any) -> dict[str, Any] | None:
         return loader.state_dict()
     if not isinstance(loader, DataLoader):
         return None  # e.g. a list of batches: nothing random to restore
-    try:
-        samples = len(loader.dataset)  # type: ignore[arg-type]
-    except TypeError:  # an IterableDataset without __len__
-        samples = None
+    samples = len(loader.dataset) if hasattr(loader.dataset, "__len__") else None  # IterableDataset: None
     replicas = getattr(loader.sampler, "num_replicas", 1)  # DistributedSampler: the global batch
     state = {"batch_size": (loader.batch_size or 0) * replicas or None, "samples": samples}
     return state | {key: gen.get_state() for key, gen in _generators(loader).items()}
@@ -201,13 +198,11 @@ def _restore_rng(values: Mapping[str, Any]) -> None:
 
 def _unwrap(model: nn.Module) -> nn.Module:
     """The module that owns the weights (no ``torch.compile`` / DataParallel / DDP wrapper)."""
-    while True:
-        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-            model = model.module
-        elif isinstance(getattr(model, "_orig_mod", None), nn.Module):
-            model = model._orig_mod
-        else:
-            return model
+    while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) or hasattr(
+        model, "_orig_mod"
+    ):
+        model = model._orig_mod if hasattr(model, "_orig_mod") else model.module
+    return model
 
 
 def _param_names(model: nn.Module, optimizer: Any) -> list | None:
@@ -216,14 +211,6 @@ def _param_names(model: nn.Module, optimizer: Any) -> list | None:
         return None
     names = {id(p): name for name, p in model.named_parameters()}
     return [[[names.get(id(p), "?"), list(p.shape)] for p in g["params"]] for g in optimizer.param_groups]
-
-
-def _history_dict(history: Any) -> dict | None:
-    if callable(getattr(history, "state_dict", None)):  # a History
-        history = history.state_dict()
-    if history is not None and not isinstance(history, Mapping):
-        raise TypeError(f"history must be a History or a dict, not {type(history).__name__}")
-    return plain(history, "history")
 
 
 def save_checkpoint(
@@ -249,7 +236,11 @@ def save_checkpoint(
     """
     if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
         raise TypeError(f"epoch must be an int, not {type(epoch).__name__}")
-    hist, target = _history_dict(history), _unwrap(model)
+    if callable(getattr(history, "state_dict", None)):  # a History
+        history = history.state_dict()
+    if history is not None and not isinstance(history, Mapping):
+        raise TypeError(f"history must be a History or a dict, not {type(history).__name__}")
+    hist, target = plain(history, "history"), _unwrap(model)
     extras = {key: plain(value, key) for key, value in extra.items()}
     if "loss" not in extras and hist and hist.get("train_loss"):
         extras["loss"] = float(hist["train_loss"][-1])

@@ -199,7 +199,8 @@ def run(
     before.momentum = settings.get("momentum", args.momentum)
     optimizer = make_optimizer(before, model.parameters())
     _apply_after_loading(optimizer, args)
-    train, val = _loaders(args, ctx, train_set, val_set, saved["epoch"] + 1 if saved else 1)
+    first_epoch = saved["epoch"] + 1 if saved else 1
+    train, val = _loaders(args, ctx, train_set, val_set, first_epoch)
     if ctx.is_main:
         print(
             f"[course] {ctx.world_size} process(es) on {ctx.device.type}"
@@ -209,7 +210,7 @@ def run(
             + (f" | attempt {ctx.restart_count + 1}" if ctx.restart_count else ""),
             flush=True,
         )
-        say_changes(log)
+        say_changes(log, first_epoch)
     quiet = contextlib.nullcontext() if ctx.is_main else contextlib.redirect_stdout(io.StringIO())
     with quiet, warnings.catch_warnings():  # only rank 0 prints; errors still reach every rank's stderr
         # the settings were compared (train_args.check_resume) and each change announced above

@@ -270,9 +270,10 @@ def _restart_count() -> int:
 
 
 def settings_of(args: argparse.Namespace) -> dict[str, Any]:
-    """The arguments that change what a run computes, by flag name (``--data`` as a string)."""
+    """The arguments that change what a run computes, by flag name (an image folder's full path)."""
     values = {name: getattr(args, name.replace("-", "_")) for name in SETTINGS}
-    return values | {"data": str(values["data"])}
+    folder = values["data"] not in ("cifar10", "mnist")
+    return values | {"data": str(Path(values["data"]).resolve()) if folder else values["data"]}
 
 
 def _as_flag(name: str, value: Any) -> str:
@@ -318,9 +319,9 @@ def settings_log(args: argparse.Namespace, world_size: int, saved: dict[str, Any
     return [*log, now]
 
 
-def say_changes(log: list[dict]) -> None:
-    """Rank 0 says from which epoch a resumed run computes with another setting."""
-    if len(log) < 2 or log[-1]["first_epoch"] == 1:
+def say_changes(log: list[dict], first_epoch: int) -> None:
+    """Rank 0 says when the run, resumed at ``first_epoch``, computes with another setting from there."""
+    if len(log) < 2 or log[-1]["first_epoch"] != first_epoch:
         return
     before, now = log[-2], log[-1]
     changed = [
@@ -333,5 +334,6 @@ def say_changes(log: list[dict]) -> None:
 
 def with_epochs(log: list[dict], epochs: int) -> list[dict]:
     """The settings log with each entry's ``epochs``: [first, last] (the epochs that used it)."""
+    log = [entry for entry in log if entry["first_epoch"] <= epochs]  # none, when nothing was left
     ends = [entry["first_epoch"] - 1 for entry in log[1:]] + [epochs]
     return [{"epochs": [e["first_epoch"], end], **e} for e, end in zip(log, ends, strict=True)]

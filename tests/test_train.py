@@ -272,6 +272,7 @@ def test_resume_with_override_trains_with_the_new_value_and_records_each_epochs(
     assert [s["first_epoch"] for s in saved["settings"]] == [1, 2]
     # the same settings again need no --override, and start no new entry
     assert train.main([*argv[:-8], "4", *argv[-7:]]) == 0
+    assert "from epoch" not in capsys.readouterr().out
     assert [s["first_epoch"] for s in stored_settings(out)] == [1, 2]
 
 
