@@ -53,9 +53,11 @@ def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # "[Errno 28] No space left on device: 'runs/x/checkpoint.pt'"
         raise
     if os.name == "posix":  # make the rename itself durable
         with contextlib.suppress(OSError):

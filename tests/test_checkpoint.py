@@ -166,8 +166,9 @@ def test_failed_save_keeps_previous_checkpoint(toys, tmp_path: Path, monkeypatch
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(files.os, "fsync", full_disk)
-    with pytest.raises(OSError, match="No space left on device"):
+    with pytest.raises(OSError, match="No space left on device") as info:
         save_checkpoint(path, model=model, epoch=3)
+    assert info.value.filename == str(path)  # the message names the file
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["c.pt"]  # the temp file was removed
 

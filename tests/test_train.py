@@ -362,3 +362,28 @@ def test_a_symlink_planted_at_the_old_temp_name_overwrites_nothing(tmp_path: Pat
     assert train.main([*TINY, "--out", str(out)]) == 0
     assert victim.read_text() == "precious\n"
     assert json.loads((out / "result.json").read_text())["written_by"] == "course_utils.train"
+
+
+@pytest.mark.usefixtures("no_launcher", "offline")
+def test_an_out_that_cannot_be_made_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    line = refused([*TINY, "--out", str(tmp_path / "file" / "run")], capsys)
+    assert line.startswith(f"error: --out {tmp_path / 'file' / 'run'}: [Errno 20] Not a directory")
+
+
+@pytest.mark.usefixtures("no_launcher", "offline")
+def test_a_full_disk_while_training_is_one_line_naming_the_file_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from course_utils import files
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full_disk)
+    assert train.main([*TINY, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "python -m course_utils.train: error: [Errno 28] No space left on device: "
+        f"'{tmp_path / 'checkpoint.pt'}'\n"
+    )
