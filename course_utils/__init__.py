@@ -12,8 +12,9 @@ lessons meet them:
 * ``metrics``: accuracy, top-k, per-class accuracy, confusion matrix, and ``History``,
   the per-epoch record ``fit`` returns (03, 05, 07);
 * ``widgets``: the augmentation explorer (06);
-* ``checkpoint``: ``save_checkpoint`` / ``load_checkpoint`` (07), with ``checkpoint_checks``
-  (what a load checks) and ``checkpoint_file`` (atomic write, checksum, safe read);
+* ``checkpoint``: ``save_checkpoint`` / ``load_checkpoint`` (07): atomic write, checksum, a safe
+  read and what a load checks;
+* ``files``: ``write_atomically`` and the output folder's lock (07, 09);
 * ``distributed``: process groups, samplers and DDP for ``train`` (09);
 * ``train``: ``python -m course_utils.train``, the training script, with ``train_args``
   (its command line) (09);

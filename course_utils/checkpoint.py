@@ -1,24 +1,26 @@
-"""Checkpoints that survive interruption (Lesson 07).
+"""Checkpoints that survive interruption (Lesson 07, *Saving and resuming*).
 
-:func:`save_checkpoint` assembles everything needed to resume training from the
-objects that own it, each through its ``state_dict()``: model, optimizer,
-scheduler, grad scaler, the loader (a ``DeviceLoader``'s epoch and
-augmentation, or a torch ``DataLoader``'s shuffling generators: see
-:func:`dataloader_state`), the history, and every global random-number
-generator (Python, NumPy, torch CPU/CUDA). It stores a checksum of all of it
-and writes atomically (``checkpoint_file``).
+:func:`save_checkpoint` gathers what resuming needs from the objects that own
+it, each through its ``state_dict()``: model, optimizer, scheduler, grad scaler,
+the loader (a ``DeviceLoader``'s epoch and augmentation, or a torch
+``DataLoader``'s shuffling generators), the history and every global
+random-number generator. It adds a checksum and writes atomically
+(:func:`course_utils.files.write_atomically`): a crash mid-save leaves the
+previous checkpoint whole.
 
-:func:`load_checkpoint` reads with ``torch.load(weights_only=True)`` (tensors
-and plain Python values only: unpickling arbitrary objects can run arbitrary
-code), verifies the checksum, checks every part against the objects given, and
-only then loads them. Every failure is a :class:`CheckpointError` that names
-the file and says what is wrong; differences that still load (another batch
-size, a learning rate the checkpoint replaces) are warnings.
+:func:`load_checkpoint` reads with ``torch.load(weights_only=True)`` (tensors and
+plain Python values only: unpickling anything else can run arbitrary code),
+verifies the checksum, checks the model's architecture and the optimizer's and
+scheduler's types before anything changes, then loads. Every failure is a
+:class:`CheckpointError` that names the file, says what is wrong and what to do.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import pickle
 import random
 import warnings
 from collections.abc import Mapping
@@ -30,161 +32,150 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from . import checkpoint_checks as checks
-from .checkpoint_checks import plain
-from .checkpoint_file import CheckpointError, atomic_save, digest, read
+from .files import write_atomically
 
-__all__ = [
-    "CheckpointError",
-    "save_checkpoint",
-    "load_checkpoint",
-    "dataloader_state",
-    "load_dataloader_state",
-    "FORMAT_VERSION",
-]
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_checkpoint", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 2  # 1: before each object owned its state (scaler an extra, loaders in rng_state)
-RESERVED_KEYS = frozenset(
-    {
-        "format_version",
-        "torch_version",
-        "epoch",
-        "model_state",
-        "optimizer_state",
-        "optimizer_params",
-        "scheduler_state",
-        "scaler_state",
-        "loader_state",
-        "history",
-        "rng_state",
-        "classes",
-        "checksum",
-    }
-)
+FORMAT_VERSION = 2
+_MAX_LISTED = 12  # keys named in an architecture error
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The module that owns the weights (no ``torch.compile`` / DataParallel wrapper)."""
-    while True:
-        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-            model = model.module
-        elif isinstance(getattr(model, "_orig_mod", None), nn.Module):
-            model = model._orig_mod
-        else:
-            return model
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be loaded; the message names the file and the reason."""
 
 
-# ---------------------------------------------------------------- loaders
+# ---------------------------------------------------------------- plain values and the checksum
+
+
+def plain(value: Any, where: str) -> Any:
+    """``value`` as tensors and plain Python values, the types ``weights_only`` loads (else TypeError)."""
+    if value is None or isinstance(value, (torch.Tensor, bool, torch.dtype, torch.device)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    for base in (int, float, complex, str, bytes):  # IntEnum, TorchVersion ...: their plain base
+        if isinstance(value, base):
+            return base(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, Mapping):
+        return {plain(k, where): plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return items if isinstance(value, list) else tuple(items)
+    raise TypeError(
+        f"cannot store {where} (a {type(value).__module__}.{type(value).__qualname__}) in a "
+        "checkpoint: only tensors and plain Python values (numbers, strings, lists, tuples, "
+        "dicts) load with torch.load(weights_only=True)"
+    )
+
+
+def _feed(h: Any, value: Any) -> None:
+    """Add ``value`` (tensors and plain values, nested) to the hash, types and order included.
+
+    Any change here changes every checkpoint's checksum: files saved before would read as damaged.
+    """
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu()
+        t = t.to_dense() if t.layout != torch.strided else t
+        h.update(f"T{t.dtype}{tuple(t.shape)}|".encode())
+        h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy())
+    elif isinstance(value, Mapping):
+        h.update(b"{")
+        for key, item in value.items():
+            _feed(h, key)
+            _feed(h, item)
+        h.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        h.update(b"(" if isinstance(value, tuple) else b"[")
+        for item in value:
+            _feed(h, item)
+        h.update(b")")
+    else:
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+
+
+def digest(payload: Mapping[str, Any]) -> str:
+    """SHA-256 of every key and value of ``payload`` but the checksum (torch checks no zip CRC)."""
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in payload.items() if k != "checksum"})
+    return "sha256:" + h.hexdigest()
+
+
+# ---------------------------------------------------------------- loaders and random-number generators
+
+
+def _data_loader(loader: Any) -> Any:
+    """``loader``, or the DataLoader a wrapper without a state of its own keeps in ``.loader``.
+
+    ``distributed.EpochLoader`` is such a wrapper: its DataLoader holds the batch
+    size, the dataset and the generators a resumed run must compare and restore.
+    """
+    while (
+        not isinstance(loader, DataLoader) and not hasattr(loader, "state_dict") and hasattr(loader, "loader")
+    ):
+        loader = loader.loader
+    return loader
 
 
 def _generators(loader: DataLoader) -> dict[str, torch.Generator]:
-    """A torch DataLoader's generators: its own (worker seeds) and its sampler's (the order)."""
-    found = {}
-    for key, gen in (
-        ("generator", loader.generator),
-        ("sampler_generator", getattr(loader.sampler, "generator", None)),
-    ):
-        if isinstance(gen, torch.Generator) and all(gen is not g for g in found.values()):
-            found[key] = gen
-    return found
-
-
-def dataloader_state(loader: DataLoader) -> dict[str, Any]:
-    """What a torch ``DataLoader`` needs to repeat its next epoch: its generators' states.
-
-    Plus ``batch_size`` and ``samples`` (the dataset's length), so a resumed
-    run can say when they changed. (Course loaders have ``state_dict()``.)
-    """
-    try:
-        samples = len(loader.dataset)  # type: ignore[arg-type]
-    except TypeError:  # an IterableDataset without __len__
-        samples = None
-    state: dict[str, Any] = {"batch_size": loader.batch_size, "samples": samples}
-    state.update({key: gen.get_state() for key, gen in _generators(loader).items()})
-    return state
-
-
-def load_dataloader_state(loader: DataLoader, state: Mapping[str, Any]) -> None:
-    """Put back the generator states of :func:`dataloader_state`."""
-    for key, gen in _generators(loader).items():
-        if key in state:
-            gen.set_state(state[key].cpu())
-        else:
-            warnings.warn(
-                f"the checkpoint has no {key} state for this DataLoader; its shuffling "
-                "order will differ from the interrupted run's",
-                stacklevel=4,
-            )
+    """A DataLoader's generators: its own (worker seeds) and its sampler's (the order), if another."""
+    own, sampler = loader.generator, getattr(loader.sampler, "generator", None)
+    found = {"generator": own, "sampler_generator": sampler if sampler is not own else None}
+    return {key: gen for key, gen in found.items() if isinstance(gen, torch.Generator)}
 
 
 def _loader_state(loader: Any) -> dict[str, Any] | None:
-    if loader is None:
-        return None
+    """The loader's own ``state_dict()``, or a DataLoader's generators, global batch and length."""
+    loader = _data_loader(loader)
     if callable(getattr(loader, "state_dict", None)):  # DeviceLoader, torchdata's StatefulDataLoader
         return loader.state_dict()
-    if isinstance(loader, DataLoader):
-        return dataloader_state(loader)
-    return None  # e.g. a list of batches: nothing random to restore
+    if not isinstance(loader, DataLoader):
+        return None  # e.g. a list of batches: nothing random to restore
+    samples = len(loader.dataset) if hasattr(loader.dataset, "__len__") else None  # IterableDataset: None
+    replicas = getattr(loader.sampler, "num_replicas", 1)  # DistributedSampler: the global batch
+    state = {"batch_size": (loader.batch_size or 0) * replicas or None, "samples": samples}
+    return state | {key: gen.get_state() for key, gen in _generators(loader).items()}
 
 
 def _load_loader_state(loader: Any, state: Mapping[str, Any]) -> None:
+    loader = _data_loader(loader)
     if callable(getattr(loader, "load_state_dict", None)):
         loader.load_state_dict(state)
     elif isinstance(loader, DataLoader):
-        load_dataloader_state(loader, state)
-
-
-# ---------------------------------------------------------------- random-number generators
+        for key, gen in _generators(loader).items():
+            if key in state:
+                gen.set_state(state[key].cpu())
 
 
 def _capture_rng() -> dict[str, Any]:
     """Every global RNG state, as tensors and plain values (``weights_only``-loadable)."""
     version, internal, gauss_next = random.getstate()
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": (int(version), torch.tensor(internal, dtype=torch.int64), gauss_next),
-        "numpy": (
-            str(name),
-            torch.from_numpy(keys.astype(np.int64)),
-            int(pos),
-            int(has_gauss),
-            float(cached),
-        ),
+    return {
+        "python": (version, torch.tensor(internal, dtype=torch.int64), gauss_next),
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
         "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
 
 
-def _rng_values(state: Mapping[str, Any]) -> dict[str, Any]:
-    """The saved states in the form each library's ``setstate`` takes (raises on damage)."""
-    out: dict[str, Any] = {}
-    if "python" in state:
-        version, internal, gauss_next = state["python"]
-        out["python"] = (int(version), tuple(int(x) for x in internal.tolist()), gauss_next)
-    if "numpy" in state:
-        name, keys, pos, has_gauss, cached = state["numpy"]
-        out["numpy"] = (name, keys.cpu().numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached))
-    if "torch" in state:
-        out["torch"] = state["torch"].cpu()
-    if "cuda" in state:
-        out["cuda"] = [s.cpu() for s in state["cuda"]]
-    return out
-
-
-def _check_rng(state: Any, path: Path) -> dict[str, Any]:
-    """Validate the RNG states on throwaway generators; the values to restore."""
+def _checked_rng(state: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The saved RNG states as each library takes them, tried on throwaway generators first."""
     try:
-        values = _rng_values(state)
-        if "python" in values:
-            random.Random().setstate(values["python"])
-        if "numpy" in values:
-            np.random.RandomState().set_state(values["numpy"])
-        for s in [values["torch"]] if "torch" in values else []:
-            torch.Generator().set_state(s)
-        if any(s.dtype != torch.uint8 for s in values.get("cuda", [])):
-            raise TypeError("CUDA states must be uint8 tensors")
+        version, internal, gauss_next = state["python"]
+        name, keys, *rest = state["numpy"]
+        values = {
+            "python": (version, tuple(internal.tolist()), gauss_next),
+            "numpy": (name, keys.cpu().numpy().astype(np.uint32), *rest),
+            "torch": state["torch"].cpu(),
+            "cuda": [s.cpu() for s in state.get("cuda", [])],  # saved without CUDA before 12-03
+        }
+        random.Random().setstate(values["python"])
+        np.random.RandomState().set_state(values["numpy"])
+        torch.Generator().set_state(values["torch"])
     except Exception as exc:  # TypeError, ValueError, RuntimeError ... from damaged values
         raise CheckpointError(
             f"{path}: the saved random-number states ('rng_state') are damaged "
@@ -195,61 +186,31 @@ def _check_rng(state: Any, path: Path) -> dict[str, Any]:
 
 
 def _restore_rng(values: Mapping[str, Any]) -> None:
-    if "python" in values:
-        random.setstate(values["python"])
-    if "numpy" in values:
-        np.random.set_state(values["numpy"])
-    if "torch" in values:
-        torch.set_rng_state(values["torch"])
-    if "cuda" in values and torch.cuda.is_available():
-        for index, s in enumerate(values["cuda"][: torch.cuda.device_count()]):
-            torch.cuda.set_rng_state(s, index)
+    random.setstate(values["python"])
+    np.random.set_state(values["numpy"])
+    torch.set_rng_state(values["torch"])
+    for index, s in enumerate(values["cuda"][: torch.cuda.device_count()]):
+        torch.cuda.set_rng_state(s, index)
 
 
 # ---------------------------------------------------------------- saving
 
 
-def _build_payload(
-    model: nn.Module,
-    optimizer: Any,
-    scheduler: Any,
-    scaler: Any,
-    epoch: int,
-    history: Any,
-    loader: Any,
-    extra: dict[str, Any],
-) -> dict[str, Any]:
-    """The checkpoint dict (validated: raises before anything is written)."""
-    clash = sorted(RESERVED_KEYS.intersection(extra))
-    if clash:
-        raise ValueError(f"extra keys {clash} are reserved by the checkpoint format")
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
-        raise TypeError(f"epoch must be an int, not {type(epoch).__name__}")
-    hist = checks.history_dict(history)
-    extras = {key: plain(value, key) for key, value in extra.items()}
-    if "loss" not in extras and hist and hist.get("train_loss"):
-        extras["loss"] = float(hist["train_loss"][-1])
-    target = _unwrap(model)
-    payload = {
-        "format_version": FORMAT_VERSION,
-        "torch_version": str(torch.__version__),
-        "epoch": int(epoch),
-        "model_state": target.state_dict(),
-        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
-        "optimizer_params": checks.optimizer_params(target, optimizer),
-        "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
-        "scaler_state": scaler.state_dict() if scaler is not None else None,
-        "loader_state": plain(_loader_state(loader), "loader_state"),
-        "classes": {
-            name: checks.class_name(obj)
-            for name, obj in (("model", target), ("optimizer", optimizer), ("scheduler", scheduler))
-        },
-        "history": hist,
-        "rng_state": _capture_rng(),
-        **extras,
-    }
-    payload["checksum"] = digest(payload)
-    return payload
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The module that owns the weights (no ``torch.compile`` / DataParallel / DDP wrapper)."""
+    while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) or hasattr(
+        model, "_orig_mod"
+    ):
+        model = model._orig_mod if hasattr(model, "_orig_mod") else model.module
+    return model
+
+
+def _param_names(model: nn.Module, optimizer: Any) -> list | None:
+    """Per parameter group, the ``[name, shape]`` of each parameter the optimizer holds."""
+    if optimizer is None:
+        return None
+    names = {id(p): name for name, p in model.named_parameters()}
+    return [[[names.get(id(p), "?"), list(p.shape)] for p in g["params"]] for g in optimizer.param_groups]
 
 
 def save_checkpoint(
@@ -264,49 +225,188 @@ def save_checkpoint(
     scaler: Any = None,
     **extra: Any,
 ) -> Path:
-    """Save everything needed to resume training after ``epoch``; returns the path.
+    """Save everything needed to resume training after ``epoch``, atomically; returns the path.
 
-    Stores the ``state_dict`` s of the model, optimizer, scheduler, grad
-    ``scaler`` and ``loader``, ``epoch``, the history (a ``History`` or dict,
-    stored as a plain dict), the RNG states (Python, NumPy, torch, CUDA when
-    available), the optimizer's parameter names and shapes, a checksum and the
-    ``extra`` keyword values (plain values/tensors; NumPy values converted).
-    ``loss`` defaults to the last ``history["train_loss"]``. The write is
-    atomic: an interrupted save leaves the previous checkpoint untouched.
-    Parent folders are created.
+    The ``state_dict`` s of the model (unwrapped from DDP / ``torch.compile``),
+    optimizer, scheduler, grad ``scaler`` and ``loader``; ``epoch``; the history
+    (a ``History`` or dict); every RNG state; the optimizer's parameter names and
+    shapes; the ``extra`` keyword values (plain values and tensors; ``loss``
+    defaults to the last ``history["train_loss"]``); and a checksum. A value
+    that ``weights_only`` cannot load is a ``TypeError`` before a byte is written.
     """
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+        raise TypeError(f"epoch must be an int, not {type(epoch).__name__}")
+    if callable(getattr(history, "state_dict", None)):  # a History
+        history = history.state_dict()
+    if history is not None and not isinstance(history, Mapping):
+        raise TypeError(f"history must be a History or a dict, not {type(history).__name__}")
+    hist, target = plain(history, "history"), _unwrap(model)
+    extras = {key: plain(value, key) for key, value in extra.items()}
+    if "loss" not in extras and hist and hist.get("train_loss"):
+        extras["loss"] = float(hist["train_loss"][-1])
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "torch_version": str(torch.__version__),
+        "epoch": int(epoch),
+        "model_state": target.state_dict(),
+        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
+        "optimizer_params": _param_names(target, optimizer),
+        "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
+        "scaler_state": scaler.state_dict() if scaler is not None else None,
+        "loader_state": plain(_loader_state(loader), "loader_state"),
+        "classes": {
+            k: type(v).__name__
+            for k, v in [("model", target), ("optimizer", optimizer), ("scheduler", scheduler)]
+            if v is not None
+        },
+        "history": hist,
+        "rng_state": _capture_rng(),
+    }
+    clash = sorted(set(extras) & {*payload, "checksum"})
+    if clash:
+        raise ValueError(f"extra keys {clash} are reserved by the checkpoint format")
+    payload |= extras
+    payload["checksum"] = digest(payload)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return write_atomically(path, buffer.getvalue())
+
+
+# ---------------------------------------------------------------- reading and checking
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """The checkpoint dict at ``path``, read with ``weights_only=True``, its format and checksum verified."""
     path = Path(path)
-    payload = _build_payload(model, optimizer, scheduler, scaler, epoch, history, loader, extra)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save(payload, path)
-    return path
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        try:
+            culprits = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception:  # noqa: BLE001 - not a zip archive: no globals to name
+            culprits = []
+        if culprits:
+            raise CheckpointError(
+                f"refused to load {path}: it holds code or objects that are not allowed in a "
+                f"checkpoint ({', '.join(culprits)}). Unpickling them could run arbitrary code on "
+                "your machine; ask whoever made it for a checkpoint saved with save_checkpoint"
+            ) from exc
+        raise CheckpointError(
+            f"{path} is not a valid checkpoint (truncated or corrupt, or not written by torch.save)"
+        ) from exc
+    except Exception as exc:  # torch raises RuntimeError, OSError, EOFError ... on bad bytes
+        unreadable = isinstance(exc, (PermissionError, IsADirectoryError))
+        what = "cannot be read" if unreadable else "is not a valid checkpoint (truncated or corrupt)"
+        raise CheckpointError(f"{path} {what}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(ckpt, dict) or "format_version" not in ckpt:
+        holds = f"keys {sorted(map(str, ckpt))}" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
+        raise CheckpointError(
+            f"{path} is not a checkpoint saved by save_checkpoint (a dict of 'format_version', "
+            f"'epoch', 'model_state' ...): it holds {holds}"
+        )
+    if ckpt["format_version"] != FORMAT_VERSION:
+        newer = isinstance(ckpt["format_version"], int) and ckpt["format_version"] > FORMAT_VERSION
+        raise CheckpointError(
+            f"{path} is in checkpoint format {ckpt['format_version']!r}; this course_utils reads format "
+            f"{FORMAT_VERSION}" + (": update course_utils to load it" if newer else "")
+        )
+    if ckpt.get("checksum") != digest(ckpt):
+        raise CheckpointError(
+            f"{path} is damaged: its contents do not match the checksum stored when it was saved "
+            "(bytes changed on disk or while copying, or the dict was edited and saved with "
+            "torch.save). Use an earlier copy or train again; to change a checkpoint, load it "
+            "into the objects and save them with save_checkpoint"
+        )
+    return ckpt
+
+
+def _listing(title: str, items: list[str]) -> str:
+    more = f" ... (+{len(items) - _MAX_LISTED} more)" if len(items) > _MAX_LISTED else ""
+    return f"\n  {title} ({len(items)}): {', '.join(items[:_MAX_LISTED])}{more}" if items else ""
+
+
+def _check_architecture(model: nn.Module, ckpt: Mapping, path: Path, strict: bool) -> None:
+    """Compare keys and shapes before ``load_state_dict``, for an error that lists them."""
+    state, own = ckpt["model_state"], model.state_dict()
+    missing = [k for k in own if k not in state] if strict else []
+    unexpected = [k for k in state if k not in own] if strict else []
+    mismatched = [
+        f"{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
+        for k in own
+        if isinstance(state.get(k), torch.Tensor) and state[k].shape != own[k].shape
+    ]
+    if missing or unexpected or mismatched:
+        raise CheckpointError(
+            f"{path} does not fit this {type(model).__name__}: it was saved from a "
+            f"{ckpt['classes']['model']} (or with different layer sizes)."
+            + _listing("missing keys (in the model, not in the checkpoint)", missing)
+            + _listing("unexpected keys (in the checkpoint, not in the model)", unexpected)
+            + _listing("size mismatches", mismatched)
+        )
+
+
+def _check_part(kind: str, obj: Any, ckpt: Mapping, path: Path) -> None:
+    """The optimizer or scheduler was saved, and from an object of the same type."""
+    saved, other = ckpt[f"{kind}_state"], ckpt["classes"].get(kind)
+    if saved is None:
+        raise CheckpointError(
+            f"{path} has no {kind} state to load (it was saved without {kind}=); pass {kind}=None to skip it"
+        )
+    if other != type(obj).__name__:
+        raise CheckpointError(
+            f"{path} holds the {kind} state of {other}, but the {kind} given is {type(obj).__name__}: "
+            f"build the same kind of {kind} as the run that saved it, or start a new run (another path)"
+        )
+
+
+def _check_optimizer(optimizer: Any, model: nn.Module, ckpt: Mapping, path: Path) -> None:
+    """Same type, and the same parameters (by name and shape) in every slot of every group."""
+    _check_part("optimizer", optimizer, ckpt, path)
+    saved, own = ckpt["optimizer_params"], _param_names(model, optimizer)
+    if [len(g) for g in saved] != [len(g) for g in own]:
+        raise CheckpointError(
+            f"{path}: the optimizer state does not fit this optimizer: parameter groups of sizes "
+            f"{[len(g) for g in saved]} in the checkpoint, {[len(g) for g in own]} in the optimizer"
+        )
+    for g, (theirs, mine) in enumerate(zip(saved, own, strict=True)):
+        for slot, ((name_a, shape_a), (name_b, shape_b)) in enumerate(zip(theirs, mine, strict=True)):
+            if list(shape_a) != list(shape_b) or "?" not in (name_a, name_b) and name_a != name_b:
+                raise CheckpointError(
+                    f"{path}: the optimizer holds other parameters, or the same ones in another order, "
+                    f"than the one saved: slot {slot} of group {g} is {name_a} {tuple(shape_a)} in the "
+                    f"checkpoint but {name_b} {tuple(shape_b)} here, so momentum and running averages "
+                    "would land on the wrong weights. Build the optimizer from model.parameters() "
+                    "(same order) as the run that saved it did"
+                )
+
+
+def _warn_differences(ckpt: Mapping, path: Path, optimizer: Any, loader: Any) -> None:
+    """Warn about what loads but differs: the learning rate, the batch size, the dataset length."""
+    saved_groups = (ckpt["optimizer_state"] or {}).get("param_groups", [])
+    for own, saved in zip(optimizer.param_groups if optimizer else [], saved_groups, strict=False):
+        asked, stored = (g.get("initial_lr", g.get("lr")) for g in (own, saved))
+        if asked != stored:
+            warnings.warn(
+                f"{path}: the learning rate saved in the checkpoint ({stored}) replaces the {asked} "
+                f"this optimizer was built with; to train with {asked}, start a new run "
+                "(another checkpoint path, or overwrite=True)",
+                stacklevel=3,
+            )
+            break
+    then_state, now_state = ckpt["loader_state"] or {}, _loader_state(loader) or {}
+    for key, what in (("batch_size", "batch size"), ("samples", "dataset length")):
+        then, now = then_state.get(key), now_state.get(key)
+        if None not in (then, now) and then != now:
+            warnings.warn(
+                f"{path} was trained with a {what} of {then}, this loader has {now}: the resumed "
+                "run continues with the new one, so it will not repeat an uninterrupted run",
+                stacklevel=3,
+            )
 
 
 # ---------------------------------------------------------------- loading
-
-
-def _apply(ckpt: dict, path: Path, objects: dict[str, Any], strict: bool) -> None:
-    """Load the checked states; the loader and scaler are put back if a later one fails."""
-    loader, scaler = objects["loader"], objects["scaler"]
-    undo = []
-    if loader is not None and ckpt.get("loader_state") is not None:
-        undo.append((loader, _loader_state(loader), _load_loader_state))
-    if scaler is not None and ckpt.get("scaler_state"):
-        undo.append((scaler, scaler.state_dict(), lambda obj, state: obj.load_state_dict(state)))
-    try:
-        for obj, _, load in undo:
-            load(obj, ckpt["loader_state"] if obj is loader else ckpt["scaler_state"])
-        if objects["optimizer"] is not None:
-            objects["optimizer"].load_state_dict(ckpt["optimizer_state"])
-        if objects["scheduler"] is not None:
-            objects["scheduler"].load_state_dict(ckpt["scheduler_state"])
-    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-        for obj, state, load in undo:
-            load(obj, state)
-        raise CheckpointError(
-            f"{path}: a saved state does not fit the objects given: {type(exc).__name__}: {exc}"
-        ) from exc
-    objects["model"].load_state_dict(ckpt["model_state"], strict=strict)
 
 
 def load_checkpoint(
@@ -323,28 +423,37 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Load a :func:`save_checkpoint` file into ``model`` (and optimizer, scheduler, scaler, loader).
 
-    Reads with ``torch.load(weights_only=True)``, verifies the checksum and
-    checks every part (architecture, optimizer parameters and type, scheduler
-    type, RNG states) before anything is loaded. Restores the RNG states when
-    ``restore_rng``. Returns the checkpoint dict: ``epoch``, ``history`` (plain
-    dict), ``loss`` and the extra values. Raises :class:`CheckpointError`
-    naming the file for a missing, damaged or unsafe file, another format,
-    architecture or optimizer. Checkpoints of format 1 (before the checksum)
-    load too.
+    Everything is checked before anything is loaded: the file
+    (:func:`read_checkpoint`), the architecture, the optimizer's and scheduler's
+    types and the optimizer's parameters, the RNG states. Restores the RNG states
+    when ``restore_rng``. Returns the checkpoint dict (``epoch``, ``history``,
+    ``loss`` and the extra values). A learning rate, batch size or dataset length
+    that differs from the saved one is a warning.
     """
-    path = Path(path)
-    ckpt = checks.upgrade(read(path, map_location), path, FORMAT_VERSION)
-    target = _unwrap(model)
-    objects = {
-        "model": target,
-        "optimizer": optimizer,
-        "scheduler": scheduler,
-        "scaler": scaler,
-        "loader": loader,
-    }
-    checks.check_parts(ckpt, path, objects, strict)
-    rng = _check_rng(ckpt.get("rng_state") or {}, path) if restore_rng else {}
-    checks.warn_differences(ckpt, path, optimizer, _loader_state(loader))
-    _apply(ckpt, path, objects, strict)
-    _restore_rng(rng)
+    path, target = Path(path), _unwrap(model)
+    ckpt = read_checkpoint(path, map_location)
+    _check_architecture(target, ckpt, path, strict)
+    if optimizer is not None:
+        _check_optimizer(optimizer, target, ckpt, path)
+    if scheduler is not None:
+        _check_part("scheduler", scheduler, ckpt, path)
+    rng = _checked_rng(ckpt["rng_state"], path) if restore_rng else None
+    _warn_differences(ckpt, path, optimizer, loader)
+    try:
+        if optimizer is not None:
+            optimizer.load_state_dict(ckpt["optimizer_state"])
+        if scheduler is not None:
+            scheduler.load_state_dict(ckpt["scheduler_state"])
+        if scaler is not None and ckpt["scaler_state"]:
+            scaler.load_state_dict(ckpt["scaler_state"])
+        if loader is not None and ckpt["loader_state"] is not None:
+            _load_loader_state(loader, ckpt["loader_state"])
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{path}: a saved state does not fit the objects given ({type(exc).__name__}: {exc}); "
+            "build them as the run that saved it did"
+        ) from exc
+    target.load_state_dict(ckpt["model_state"], strict=strict)
+    if rng is not None:
+        _restore_rng(rng)
     return ckpt

@@ -365,6 +365,7 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    checkpoint_extra: dict[str, Any] | None = None,
     amp: bool = False,
     channels_last: bool = False,
     live_plot: bool = False,
@@ -379,7 +380,8 @@ def fit(
     With ``checkpoint=path`` the state is saved after every epoch; with ``resume=True``
     and an existing file training continues after the saved epoch, bitwise identically
     to an uninterrupted run on the CPU. An existing file is never replaced by a new run
-    unless ``overwrite=True``. ``device=None`` keeps the model where it is. Prints one
+    unless ``overwrite=True``; ``checkpoint_extra`` values are saved with it (the command
+    line's settings). ``device=None`` keeps the model where it is. Prints one
     line per epoch (nothing with ``verbose=False``). ``model`` may be wrapped in
     DistributedDataParallel; checkpoints hold the inner module's weights.
     """
@@ -423,7 +425,9 @@ def fit(
         if path is not None:
             from . import checkpoint as ckpt  # only a run that checkpoints loads it
 
-            ckpt.save_checkpoint(path, **saved, epoch=epoch, history=history, scaler=run.scaler)
+            ckpt.save_checkpoint(
+                path, **saved, epoch=epoch, history=history, scaler=run.scaler, **(checkpoint_extra or {})
+            )
         if verbose:
             print(_summary(epoch, epochs, row))
         if plotter is not None:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from . import files
 from .course import runner
 from .course.runner import notebook_key  # noqa: F401  report.notebook_key, as before
 
@@ -103,13 +104,7 @@ def check_figures(figures: dict[str, Any]) -> dict[str, float | int]:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    files.write_atomically(path, text)
 
 
 def record(notebook_id: str, *, cfg: Any = None, data_source: str | None = None, **figures: float) -> Path:

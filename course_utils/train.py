@@ -13,8 +13,11 @@ nccl with one GPU per process)::
 The training itself is ``engine.fit``; this module adds the command line, the
 process group (``distributed``) and the files: ``OUT/checkpoint.pt`` after every
 epoch (atomic), ``OUT/history.json`` (per-epoch metrics) and ``OUT/result.json``
-(final metrics, world size, device, seconds, versions). Only rank 0 prints and
-writes. ``--batch-size`` is the global batch: N processes take
+(final metrics, world size, device, seconds, versions), and with the last two the
+settings each epoch used. Only rank 0 prints and writes, holding ``--out``'s lock
+(one run at a time); it replaces no file the command did not write. ``--resume``
+refuses other settings than the checkpoint's unless ``--override`` names them
+(``train_args``). ``--batch-size`` is the global batch: N processes take
 ``batch_size / N`` samples each per step, so ``--lr`` keeps its meaning.
 """
 
@@ -25,11 +28,11 @@ import contextlib
 import io
 import itertools
 import json
-import os
 import platform
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import config, data, distributed, engine
+from . import config, data, distributed, engine, files
+from .checkpoint import CheckpointError, read_checkpoint
 from .train_args import (  # noqa: F401  the constants and the parser are re-exported from here
     CHECKPOINT,
     EXAMPLES,
@@ -45,9 +49,20 @@ from .train_args import (  # noqa: F401  the constants and the parser are re-exp
     MODELS,
     RESULT,
     THREE_CHANNEL,
+    WRITTEN_BY,
     build_parser,
     check_args,
+    check_out,
+    check_resume,
+    launcher,
+    say_changes,
+    settings_log,
+    with_epochs,
 )
+
+
+class UsageError(Exception):
+    """A command line, data or --out that cannot work, found before anything is written (exit 2)."""
 
 
 def tensorboard_available() -> bool:
@@ -107,8 +122,8 @@ def make_optimizer(args: argparse.Namespace, params: Any) -> torch.optim.Optimiz
     return torch.optim.SGD(params, lr=args.lr, momentum=args.momentum)
 
 
-class CrashInEpoch:
-    """Wraps a train loader: rank 1 raises half-way through epoch K (teaching and tests only)."""
+class _CrashInEpoch:
+    """``--crash-at-epoch K``: wraps rank 1's train loader, which raises half-way through epoch K."""
 
     def __init__(self, loader: distributed.EpochLoader, epoch: int) -> None:
         self.loader, self.crash_epoch = loader, epoch
@@ -118,9 +133,7 @@ class CrashInEpoch:
 
     def __iter__(self) -> Iterator[Any]:
         epoch, batches = self.loader.epoch, iter(self.loader)
-        if epoch != self.crash_epoch:
-            return batches
-        return self._crash(batches, epoch)
+        return batches if epoch != self.crash_epoch else self._crash(batches, epoch)
 
     def _crash(self, batches: Iterator[Any], epoch: int) -> Iterator[Any]:
         yield from itertools.islice(batches, len(self) // 2)
@@ -130,17 +143,22 @@ class CrashInEpoch:
         )
 
 
+# ------------------------------------------------------------------ the settings of each epoch
+
+
+def _apply_after_loading(optimizer: torch.optim.Optimizer, args: argparse.Namespace) -> None:
+    """Loading the checkpoint restores its learning rate and momentum; ``--override`` ones win after it."""
+
+    def hook(opt: torch.optim.Optimizer) -> None:
+        for group in opt.param_groups:
+            group["lr"] = args.lr
+            if "momentum" in group:
+                group["momentum"] = args.momentum
+
+    optimizer.register_load_state_dict_post_hook(hook)
+
+
 # ------------------------------------------------------------------ the run
-
-
-def _saved_epoch(path: Path) -> int:
-    """The epoch stored in the checkpoint at ``path`` (0 when there is none)."""
-    if not path.is_file():
-        return 0
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
-    except Exception:  # noqa: BLE001 - engine.fit's load names the file and what is wrong
-        return 0
 
 
 def _loaders(
@@ -155,7 +173,7 @@ def _loaders(
         epoch=first_epoch,
     )
     if args.crash_at_epoch and ctx.rank == 1 and ctx.restart_count == 0:
-        train = CrashInEpoch(train, args.crash_at_epoch)
+        train = _CrashInEpoch(train, args.crash_at_epoch)
     val = distributed.eval_loader(
         val_set, batch_size=max(1, args.batch_size // ctx.world_size), ctx=ctx, workers=args.workers
     )
@@ -164,14 +182,25 @@ def _loaders(
 
 def run(
     args: argparse.Namespace, ctx: distributed.Context, train_set: Any, val_set: Any, scratch: Path
-) -> engine.History:
-    """Build the model and loaders and train with ``engine.fit``; the History (identical on every rank)."""
+) -> tuple[engine.History, list[dict]]:
+    """Build the model and loaders and train with ``engine.fit``: the History and the settings log.
+
+    Both are identical on every rank.
+    """
     config.seed_everything(args.seed)
     model = MODELS[args.model](num_classes=len(train_set.classes)).to(ctx.device)
-    optimizer = make_optimizer(args, model.parameters())
     path = distributed.share_checkpoint(args.out / CHECKPOINT, scratch, ctx)
     resume = (args.resume or ctx.restart_count > 0) and path.is_file()
-    train, val = _loaders(args, ctx, train_set, val_set, _saved_epoch(path) + 1 if resume else 1)
+    saved = read_checkpoint(path) if resume else None
+    log = settings_log(args, ctx.world_size, saved)
+    # built as the checkpoint's was (so loading it warns of no other rate); --override wins after
+    settings = (saved.get("settings") or [{}])[-1] if saved else {}
+    before = argparse.Namespace(**{**vars(args), "lr": settings.get("lr", args.lr)})
+    before.momentum = settings.get("momentum", args.momentum)
+    optimizer = make_optimizer(before, model.parameters())
+    _apply_after_loading(optimizer, args)
+    first_epoch = saved["epoch"] + 1 if saved else 1
+    train, val = _loaders(args, ctx, train_set, val_set, first_epoch)
     if ctx.is_main:
         print(
             f"[course] {ctx.world_size} process(es) on {ctx.device.type}"
@@ -181,9 +210,12 @@ def run(
             + (f" | attempt {ctx.restart_count + 1}" if ctx.restart_count else ""),
             flush=True,
         )
+        say_changes(log, first_epoch)
     quiet = contextlib.nullcontext() if ctx.is_main else contextlib.redirect_stdout(io.StringIO())
-    with quiet:  # only rank 0 prints; errors still reach every rank's stderr
-        return engine.fit(
+    with quiet, warnings.catch_warnings():  # only rank 0 prints; errors still reach every rank's stderr
+        # the settings were compared (train_args.check_resume) and each change announced above
+        warnings.filterwarnings("ignore", message=".* (was trained with a|saved in the checkpoint) ")
+        history = engine.fit(
             distributed.wrap(model, ctx),
             train,
             val,
@@ -194,18 +226,13 @@ def run(
             log_every=args.log_every if ctx.is_main else None,
             checkpoint=path,
             resume=resume,
+            checkpoint_extra={"settings": log},
             amp=args.amp,
             channels_last=args.channels_last,
             progress=ctx.is_main and sys.stderr.isatty(),
             verbose=ctx.is_main,
         )
-
-
-def _write_json(path: Path, value: Any) -> None:
-    """Write ``value`` as JSON atomically (a temp file moved over the old one)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2) + "\n")
-    os.replace(tmp, path)
+    return history, log
 
 
 def _versions() -> dict[str, str]:
@@ -225,17 +252,19 @@ def result_of(
     args: argparse.Namespace,
     ctx: distributed.Context,
     history: engine.History,
+    log: list[dict],
     source: str,
     sizes: tuple[int, int],
     seconds: float,
 ) -> dict[str, Any]:
-    """What result.json holds: the last epoch's metrics and how the run was made."""
+    """What result.json holds: the last epoch's metrics, how the run was made, what each epoch used."""
     last = {
         name: values[-1]
         for name, values in history.to_dict().items()
         if values and name not in ("epoch", "seconds")
     }
     return {
+        "written_by": WRITTEN_BY,
         "model": args.model,
         "data": str(args.data),
         "data_source": source,
@@ -253,59 +282,119 @@ def result_of(
         "restarts": ctx.restart_count,
         "seconds": seconds,
         "final": last,
+        "settings": with_epochs(log, len(history)),
         "versions": _versions(),
     }
 
 
-def save_outputs(
-    args: argparse.Namespace, ctx: distributed.Context, history: engine.History, result: dict[str, Any]
-) -> None:
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2) + "\n"
+
+
+def save_outputs(args: argparse.Namespace, history: engine.History, result: dict[str, Any]) -> None:
     """Rank 0 writes history.json, result.json and (with --tensorboard) the TensorBoard events."""
-    _write_json(args.out / HISTORY, history.to_dict())
-    _write_json(args.out / RESULT, result)
+    columns = history.to_dict()
+    files.write_atomically(
+        args.out / HISTORY, _json({**columns, "written_by": WRITTEN_BY, "settings": result["settings"]})
+    )
+    files.write_atomically(args.out / RESULT, _json(result))
     if args.tensorboard and tensorboard_available():
         from torch.utils.tensorboard import SummaryWriter
 
         with SummaryWriter(str(args.out / "tensorboard")) as writer:
-            for name, values in history.to_dict().items():
+            for name, values in columns.items():
                 for epoch, value in zip(history.epoch, values if name != "epoch" else (), strict=False):
                     writer.add_scalar(name, value, epoch)
     print(f"[course] wrote {args.out / CHECKPOINT}, {HISTORY} and {RESULT} in {args.out}", flush=True)
 
 
+# ------------------------------------------------------------------ the command
+
+
+def prepare(args: argparse.Namespace, rank: int, world: int) -> tuple[Any, Any, str]:
+    """The data and, with --resume, the checkpoint's settings; (training set, validation set, source).
+
+    Nothing is written: ``--out`` is not even created.
+    """
+    try:
+        train_set, val_set, source = load_data(args)
+    except (data.DataFileError, OSError) as err:  # check=False is not an option here
+        raise UsageError(
+            f"--data {args.data}: {err}".replace(" (or pass check=False to skip this check)", "")
+        ) from None
+    if len(val_set) < world:
+        raise UsageError(f"{len(val_set)} validation images cannot be shared by {world} processes")
+    path = args.out / CHECKPOINT
+    if rank == 0 and args.resume:
+        try:
+            saved = read_checkpoint(path)
+        except CheckpointError as err:
+            raise UsageError(f"--resume: {err}") from None
+        problem = check_resume(args, (saved.get("settings") or [None])[-1], path)
+        if problem:
+            raise UsageError(problem)
+    return train_set, val_set, source
+
+
+def _own_out(args: argparse.Namespace) -> Any:
+    """Rank 0 creates --out and takes its lock (then checks it again: another run may have just written)."""
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        lock = files.lock_folder(args.out)
+    except files.FolderInUseError as err:
+        raise UsageError(f"--out {err}: wait for it to end, or choose another --out") from None
+    except OSError as err:
+        raise UsageError(f"--out {args.out}: {err}") from None
+    problem = check_out(args)
+    if problem:
+        lock.close()
+        raise UsageError(problem)
+    return lock
+
+
+def _say(parser: argparse.ArgumentParser, err: BaseException, rank: int) -> None:
+    """Rank 0 prints ``err`` as one ``error:`` line (an architecture error lists keys on several)."""
+    if rank == 0:
+        text = "; ".join(part.strip().rstrip(".") for part in str(err).splitlines() if part.strip())
+        print(f"{parser.prog}: error: {text}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, check, load the data, join the process group, train, write the files."""
+    """Parse, check, load the data, own --out, join the process group, train, write the files.
+
+    A refusal is one ``error:`` line and exit status 2 (only rank 0 prints; nothing was
+    written); a CheckpointError, DataFileError, OSError or non-finite loss while training
+    is one ``error:`` line and status 1.
+    """
     start_time = time.perf_counter()
     parser = build_parser()
     args = parser.parse_args(argv)
-    rank = int(os.environ.get("RANK", "0"))
-    problem = check_args(args, distributed.world_size_from_env(), rank)
+    rank, world = launcher()
+    problem = check_args(args, world, rank)
     if problem:
-        parser.error(problem)
+        parser.error(problem)  # with the usage, as argparse's own errors
     try:
-        train_set, val_set, source = load_data(args)
-    except (data.DataFileError, FileNotFoundError) as err:  # check=False is not an option here
-        parser.error(f"--data {args.data}: {err}".replace(" (or pass check=False to skip this check)", ""))
-    if len(val_set) < distributed.world_size_from_env():
-        parser.error(
-            f"{len(val_set)} validation images cannot be shared by "
-            f"{distributed.world_size_from_env()} processes"
-        )
+        train_set, val_set, source = prepare(args, rank, world)
+        lock = _own_out(args) if rank == 0 else contextlib.nullcontext()
+    except UsageError as err:
+        _say(parser, err, rank)
+        return 2
     if args.tensorboard and rank == 0 and not tensorboard_available():
         print(NO_TENSORBOARD, file=sys.stderr, flush=True)
-    ctx = distributed.start(cuda=not args.cpu)
-    try:
-        with tempfile.TemporaryDirectory(prefix=f"course_train_rank{ctx.rank}_") as scratch:
-            if ctx.is_main:
-                args.out.mkdir(parents=True, exist_ok=True)
-            history = run(args, ctx, train_set, val_set, Path(scratch))
-        if ctx.is_main:
-            result = result_of(
-                args, ctx, history, source, (len(train_set), len(val_set)), time.perf_counter() - start_time
-            )
-            save_outputs(args, ctx, history, result)
-    finally:
-        distributed.stop(ctx)
+    with lock:
+        try:
+            ctx = distributed.start(cuda=not args.cpu)
+            try:
+                with tempfile.TemporaryDirectory(prefix=f"course_train_rank{ctx.rank}_") as scratch:
+                    history, log = run(args, ctx, train_set, val_set, Path(scratch))
+                if ctx.is_main:
+                    sizes, seconds = (len(train_set), len(val_set)), time.perf_counter() - start_time
+                    save_outputs(args, history, result_of(args, ctx, history, log, source, sizes, seconds))
+            finally:
+                distributed.stop(ctx)
+        except (CheckpointError, data.DataFileError, OSError, FloatingPointError) as err:
+            _say(parser, err, rank)
+            return 1
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Tests for course_utils.checkpoint: exact round trips, corrupt/unsafe files, kills mid-write."""
+"""Tests for course_utils.checkpoint and files: exact round trips, corrupt/unsafe files, kills mid-write."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from course_utils import checkpoint_file
+from course_utils import checkpoint, files
 from course_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,13 +162,13 @@ def test_failed_save_keeps_previous_checkpoint(toys, tmp_path: Path, monkeypatch
     with pytest.raises(TypeError, match="object"):  # refused before anything is written
         save_checkpoint(path, model=model, epoch=2, config=object())
 
-    def broken_save(obj: object, fh: object) -> None:
-        fh.write(b"partial bytes")
-        raise OSError("disk full")
+    def full_disk(fd: int) -> None:  # the temp file holds the bytes; the disk refuses to keep them
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checkpoint_file.torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(files.os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left on device") as info:
         save_checkpoint(path, model=model, epoch=3)
+    assert info.value.filename == str(path)  # the message names the file
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["c.pt"]  # the temp file was removed
 
@@ -209,7 +209,7 @@ def test_missing_file_and_missing_keys(toys, tmp_path: Path) -> None:
 
     tensor_only = tmp_path / "tensor.pt"
     torch.save(torch.ones(3), tensor_only)
-    with pytest.raises(CheckpointError, match="not a dict"):
+    with pytest.raises(CheckpointError, match="not a checkpoint saved by save_checkpoint .* holds a Tensor"):
         load_checkpoint(tensor_only, model=toys.SmallNet())
 
 
@@ -222,41 +222,33 @@ def test_optimizer_requested_but_not_saved(toys, tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- 3
 
-KILLED_WRITER = textwrap.dedent('''
-    import os, sys, tempfile, time
+KILLED_WRITER = textwrap.dedent("""
+    import os, sys, time
     import torch
-    from course_utils import checkpoint as ck, checkpoint_file
+    from course_utils import checkpoint as ck, files
 
     path, marker = sys.argv[1], sys.argv[2]
     torch.manual_seed(0)
     ck.save_checkpoint(path, model=torch.nn.Linear(8, 3), epoch=1, note="first")
 
-    class SlowFile:
-        """Passes writes through; after the second one, signals and hangs."""
-        def __init__(self, fh):
-            self._fh, self._writes = fh, 0
-        def write(self, data):
-            written = self._fh.write(data)
-            self._writes += 1
-            if self._writes == 2:
-                self._fh.flush()
-                with open(marker + ".part", "w") as m:
-                    m.write(self._fh.name)
-                os.replace(marker + ".part", marker)
-                time.sleep(120)
-            return written
-        def __getattr__(self, name):
-            return getattr(self._fh, name)
-        def __enter__(self):
-            self._fh.__enter__()
-            return self
-        def __exit__(self, *exc):
-            return self._fh.__exit__(*exc)
+    made, real_mkstemp, real_fsync = [], files.tempfile.mkstemp, os.fsync
 
-    real = tempfile.NamedTemporaryFile
-    checkpoint_file.tempfile.NamedTemporaryFile = lambda *a, **k: SlowFile(real(*a, **k))
+    def recording_mkstemp(*args, **kwargs):
+        fd, name = real_mkstemp(*args, **kwargs)
+        made.append(name)
+        return fd, name
+
+    def hanging_fsync(fd):
+        real_fsync(fd)
+        with open(marker + ".part", "w") as m:
+            m.write(made[-1])
+        real_replace(marker + ".part", marker)
+        time.sleep(120)  # the new checkpoint is written, not yet renamed: killed here
+
+    real_replace = os.replace
+    files.tempfile.mkstemp, files.os.fsync = recording_mkstemp, hanging_fsync
     ck.save_checkpoint(path, model=torch.nn.Linear(512, 512), epoch=2, note="second")
-''')
+""")
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
@@ -280,7 +272,7 @@ def test_kill_during_write_keeps_previous_checkpoint(tmp_path: Path) -> None:
         temp = Path(marker.read_text())
         good_bytes = path.read_bytes()  # the first checkpoint, complete
         assert temp.parent == tmp_path and temp != path
-        assert temp.stat().st_size > 0  # a partial second checkpoint is on disk
+        assert temp.stat().st_size > len(good_bytes)  # the second checkpoint is on disk
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
     finally:
@@ -295,8 +287,8 @@ def test_kill_during_write_keeps_previous_checkpoint(tmp_path: Path) -> None:
     assert (state["epoch"], state["note"]) == (1, "first")
     assert_same(first.state_dict(), loaded.state_dict())
     assert temp.exists()  # SIGKILL leaves the orphaned temp file; the checkpoint is safe
-    save_checkpoint(path, model=loaded, epoch=2)  # and saving again works, removing it
-    assert not temp.exists() and sorted(os.listdir(tmp_path)) == ["ckpt.pt", "writing.marker"]
+    save_checkpoint(path, model=loaded, epoch=2)  # and saving again works, beside it
+    assert temp.exists() and len(os.listdir(tmp_path)) == 3
     assert load_checkpoint(path, model=torch.nn.Linear(8, 3))["epoch"] == 2
 
 
@@ -344,16 +336,6 @@ def test_pickled_code_or_objects_are_refused_without_suggesting_weights_only_fal
     assert "untrusted.pt" in message and ("Payload" if payload is Payload else "system") in message
     assert "holds code or objects that are not allowed" in message and "arbitrary code" in message
     assert "corrupt" not in message and "weights_only=False" not in message
-
-
-def test_the_refused_global_is_named_from_torch_2_14s_wording_too(tmp_path, monkeypatch):
-    """Without get_unsafe_globals_in_checkpoint (older torch) the message is parsed instead."""
-    monkeypatch.delattr(torch.serialization, "get_unsafe_globals_in_checkpoint", raising=False)
-    for text, name in [
-        ("Trying to load unsupported GLOBAL posix.system whose module posix is blocked.", "posix.system"),
-        ("Unsupported global: GLOBAL __main__.Payload was not an allowed global", "__main__.Payload"),
-    ]:
-        assert checkpoint_file._forbidden_globals(tmp_path / "x.pt", RuntimeError(text)) == [name]
 
 
 # ----------------------------------------------------------------------------- 6 damage and mismatches
@@ -430,7 +412,7 @@ def test_damaged_rng_state_changes_nothing(toys, tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path / "c.pt", model=model, optimizer=optimizer, epoch=1)
     ckpt = torch.load(path, weights_only=True)
     ckpt["rng_state"]["python"] = (3, "not a state", None)
-    ckpt["checksum"] = checkpoint_file.digest(ckpt)  # damage that passes the checksum
+    ckpt["checksum"] = checkpoint.digest(ckpt)  # damage that passes the checksum
     torch.save(ckpt, path)
     target, target_opt, _ = fresh_objects(toys)
     before = {k: v.clone() for k, v in target.state_dict().items()}
@@ -446,49 +428,40 @@ def test_a_newer_format_is_refused(toys, tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path / "c.pt", model=toys.SmallNet(), epoch=1)
     ckpt = torch.load(path, weights_only=True)
     ckpt["format_version"] = 99
-    ckpt["checksum"] = checkpoint_file.digest(ckpt)
+    ckpt["checksum"] = checkpoint.digest(ckpt)
     torch.save(ckpt, path)
-    with pytest.raises(CheckpointError, match="newer course_utils .*format 99.* update course_utils"):
+    with pytest.raises(
+        CheckpointError, match="format 99; this course_utils reads format 2: update course_utils"
+    ):
         load_checkpoint(path, model=toys.SmallNet())
 
 
-def _format_1_checkpoint(path: Path, model, optimizer, loader: DataLoader) -> None:
-    """What save_checkpoint wrote before format 2 (commit afdb96d): the layout, built by hand."""
-    version, internal, gauss_next = random.getstate()
-    torch.save(
-        {
-            "format_version": 1,
-            "torch_version": str(torch.__version__),
-            "epoch": 2,
-            "model_state": model.state_dict(),
-            "optimizer_state": optimizer.state_dict(),
-            "scheduler_state": None,
-            "history": {"epoch": [1, 2], "train_loss": [0.9, 0.7]},
-            "rng_state": {
-                "python": (version, torch.tensor(internal, dtype=torch.int64), gauss_next),
-                "torch": torch.get_rng_state(),
-                "loader": loader.generator.get_state(),
-            },
-            "loss": 0.7,
-            "scaler": {"scale": 1024.0},
-        },
-        path,
+def test_checkpoints_saved_before_the_rewrite_still_load(toys, tmp_path: Path) -> None:
+    """Format 2 as the code of 12-02 wrote it: the same checksum, no 'cuda' key without CUDA."""
+    payload = {
+        "format_version": 2,
+        "epoch": 1,
+        "model_state": {"w": torch.arange(4, dtype=torch.float32)},
+        "rng_state": {"python": (3, torch.tensor([1, 2], dtype=torch.int64), None)},
+        "history": {"train_loss": [0.5, 0.25]},
+        "note": "hi",
+        "checksum": "not part of the checksum",
+    }
+    # computed by checkpoint_file.digest at commit ad7b69f (no floating-point arithmetic involved)
+    assert (
+        checkpoint.digest(payload)
+        == "sha256:9e829758bb4cfd1146ff77e515af2553d2b69c4a6b8657ac7b4d9c95166cebde"
     )
-
-
-def test_a_format_1_checkpoint_still_loads(toys, tmp_path: Path) -> None:
     model, optimizer, _ = trained_objects(toys)
-    loader = make_loader(toys)
-    next(iter(loader))
-    _format_1_checkpoint(tmp_path / "old.pt", model, optimizer, loader)
-    expected = draws(loader)[2:]
+    path = save_checkpoint(tmp_path / "c.pt", model=model, optimizer=optimizer, epoch=1)
+    old = torch.load(path, weights_only=True)
+    del old["rng_state"]["cuda"]
+    old["classes"] |= {"scheduler": None}
+    old["checksum"] = checkpoint.digest(old)
+    torch.save(old, path)
     target, target_opt, _ = fresh_objects(toys)
-    loader2 = make_loader(toys, loader_seed=5)
-    state = load_checkpoint(tmp_path / "old.pt", model=target, optimizer=target_opt, loader=loader2)
-    assert (state["epoch"], state["format_version"], state["loss"]) == (2, 1, 0.7)
+    assert load_checkpoint(path, model=target, optimizer=target_opt)["epoch"] == 1
     assert_same(model.state_dict(), target.state_dict())
-    again = draws(loader2)[2:]
-    assert torch.equal(again[0], expected[0]) and torch.equal(again[1], expected[1])
 
 
 def test_resuming_warns_about_what_differs(toys, tmp_path: Path) -> None:
@@ -516,38 +489,6 @@ def test_resuming_warns_about_what_differs(toys, tmp_path: Path) -> None:
     assert "learning rate saved in the checkpoint (0.01) replaces the 0.5" in messages
     assert "batch size of 8, this loader has 16" in messages
     assert "dataset length of 64, this loader has 80" in messages
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        RuntimeError(
-            "[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file "
-            "data/0: file write failed"
-        ),
-        OSError(28, "No space left on device"),
-    ],
-)
-def test_a_full_disk_is_named_and_the_old_checkpoint_survives(toys, tmp_path, monkeypatch, error) -> None:
-    path = save_checkpoint(tmp_path / "c.pt", model=toys.SmallNet(), epoch=1)
-    before = path.read_bytes()
-
-    def full_disk(obj: object, fh) -> None:
-        fh.write(b"partial")
-        raise error
-
-    monkeypatch.setattr(checkpoint_file.torch, "save", full_disk)
-    monkeypatch.setattr(checkpoint_file.shutil, "disk_usage", lambda p: shutil_usage(free=1000))
-    with pytest.raises(CheckpointError) as info:
-        save_checkpoint(path, model=toys.SmallNet(), epoch=2)
-    assert str(info.value).startswith(f"no space left on the device while saving {path}")
-    assert path.read_bytes() == before and os.listdir(tmp_path) == ["c.pt"]
-
-
-def shutil_usage(*, free: int):
-    import shutil
-
-    return shutil._ntuple_diskusage(10**9, 10**9 - free, free)
 
 
 # ----------------------------------------------------------------------------- 7 objects own their state
@@ -585,51 +526,82 @@ def test_the_checkpoint_assembles_each_objects_state(toys, tmp_path: Path) -> No
     assert fresh_scaler.get_scale() == 512.0
 
 
-def test_device_loader_order_comes_from_seed_plus_epoch() -> None:
-    from course_utils.data import DeviceLoader
+def test_a_distributed_train_loader_saves_its_state_and_a_changed_one_is_seen(toys, tmp_path: Path) -> None:
+    """The command line's loader (an EpochLoader over a DistributedSampler) was saved as None."""
+    from course_utils import distributed
 
-    labels = torch.arange(20)
-    loader = DeviceLoader((torch.zeros(20, 1, 2, 2, dtype=torch.uint8), labels), 5, seed=4)
-    for epoch in range(3):
-        order = torch.cat([y for _, y in loader])
-        assert torch.equal(order, torch.randperm(20, generator=torch.Generator().manual_seed(4 + epoch)))
-    loader.set_epoch(1)
-    assert loader.state_dict()["epoch"] == 1
-    with pytest.raises(ValueError, match="integer 'seed' and 'epoch'"):
-        loader.load_state_dict({"seed": "4", "epoch": 1})
+    ctx = distributed.Context()
+    loader = distributed.train_loader(toys.features(), global_batch=8, ctx=ctx, seed=0)
+    path = save_checkpoint(tmp_path / "c.pt", model=toys.SmallNet(), epoch=1, loader=loader)
+    saved = torch.load(path, weights_only=True)["loader_state"]
+    assert (saved["batch_size"], saved["samples"]) == (8, 64)
+    assert torch.equal(saved["generator"], loader.loader.generator.get_state())
+    other = distributed.train_loader(toys.features(640), global_batch=64, ctx=ctx, seed=0)
+    with pytest.warns(UserWarning) as record:
+        load_checkpoint(path, model=toys.SmallNet(), loader=other)
+    messages = " | ".join(str(w.message) for w in record)
+    assert "batch size of 8, this loader has 64" in messages
+    assert "dataset length of 64, this loader has 640" in messages
 
 
-def test_a_checkpoint_written_by_format_1_code_resumes_bitwise(toys, tmp_path: Path) -> None:
-    """tests/fixtures/checkpoint_format1.pt: written by engine.fit at commit afdb96d (format 1).
+# ----------------------------------------------------------------------------- 8 the one atomic writer
 
-    There: torch.manual_seed(0); model = SmallNet(); Adam(lr=1e-2); StepLR(step_size=1,
-    gamma=0.5); loader(features(), 8, shuffle=True, seed=0); fit(epochs=1, checkpoint=...).
-    Today's code resumes it to epoch 2 exactly as an uninterrupted run of today's code.
-    """
-    from course_utils import engine
 
-    def run(seed: int):
-        torch.manual_seed(seed)
-        model = toys.SmallNet()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
-        return dict(
-            model=model,
-            train_loader=toys.loader(toys.features(), 8, shuffle=True, seed=seed),
-            optimizer=optimizer,
-            scheduler=scheduler,
-            criterion=nn.CrossEntropyLoss(),
-            epochs=2,
-            progress=False,
-            verbose=False,
-        )
+def test_temporary_files_get_unique_names_and_never_follow_a_symlink(tmp_path: Path) -> None:
+    """A symlink planted at a temp name of the old fixed scheme is left alone, and so is its target."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in (".result.json.tmp", ".checkpoint.pt.tmp"):
+        (out / name).symlink_to(victim)
+    files.write_atomically(out / "result.json", '{"a": 1}\n')
+    save_checkpoint(out / "checkpoint.pt", model=nn.Linear(2, 2), epoch=1)
+    assert victim.read_text() == "precious"
+    assert (out / "result.json").read_text() == '{"a": 1}\n' and not (out / "result.json").is_symlink()
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".checkpoint.pt.tmp",
+        ".result.json.tmp",
+        "checkpoint.pt",
+        "result.json",
+    ]
 
-    straight = run(0)
-    expected = engine.fit(**straight)
-    old = tmp_path / "old.pt"
-    old.write_bytes((REPO / "tests" / "fixtures" / "checkpoint_format1.pt").read_bytes())
-    resumed = run(7)
-    history = engine.fit(**resumed, checkpoint=old, resume=True)
-    assert history.train_loss == expected.train_loss and history.epoch == [1, 2]
-    assert_same(straight["model"].state_dict(), resumed["model"].state_dict())
-    assert torch.load(old, weights_only=True)["format_version"] == 2  # saved again in today's format
+
+def test_temporary_names_are_created_exclusively(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = []
+    real = files.tempfile.mkstemp
+
+    def recording(*args, **kwargs):
+        fd, name = real(*args, **kwargs)
+        names.append(Path(name))
+        return fd, name
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", recording)
+    for text in ("one", "two"):
+        files.write_atomically(tmp_path / "r.json", text)
+    assert len(set(names)) == 2 and all(n.parent == tmp_path and n.name.startswith(".r.json.") for n in names)
+    assert (tmp_path / "r.json").read_text() == "two" and os.listdir(tmp_path) == ["r.json"]
+
+
+def test_a_folder_lock_names_the_process_that_holds_it(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDS_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(files.FolderInUseError) as info:
+            files.lock_folder(tmp_path)
+        assert f"in use by another run (process {holder.pid} on " in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    files.lock_folder(tmp_path).close()  # the kernel dropped a killed holder's lock
+
+
+HOLDS_LOCK = textwrap.dedent("""
+    import sys, time
+    from course_utils import files
+    lock = files.lock_folder(sys.argv[1])
+    print("locked", flush=True)
+    time.sleep(120)
+""")

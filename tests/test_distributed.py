@@ -292,3 +292,25 @@ def test_a_one_process_checkpoint_resumes_on_two_processes(runs: dict[str, Path]
     diff = max((resumed[k] - straight[k]).abs().max().item() for k in straight)
     print(f"max |w(epoch 1 on 1 process + epoch 2 on 2) - w(both on 1 process)|: {diff:.3g}")
     assert diff < 1e-5
+
+
+def test_a_refusal_under_torchrun_is_one_line_from_rank_0_and_writes_nothing(tmp_path: Path) -> None:
+    """A damaged checkpoint was a traceback from every rank after the process group had started."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"not a checkpoint" * 10)
+    cmd = distributed.torchrun_command(
+        [*ARGS, "--out", str(out), "--resume"], nproc=2, log_dir=tmp_path / "logs"
+    )
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT_S, env=_env(), start_new_session=True
+    )
+    output = proc.stdout + proc.stderr + _logs(tmp_path / "logs")
+    assert proc.returncode != 0
+    errors = [line for line in output.splitlines() if "course_utils.train: error:" in line]
+    # rank 0's one line, on torchrun's console and in its log; rank 1 says nothing
+    assert errors and len({e[e.index("error:") :] for e in errors}) == 1, output
+    assert not any("[rank1]" in e or "/1/std" in e for e in errors)
+    assert "is not a valid checkpoint (truncated or corrupt" in errors[0]
+    assert "course_utils/train.py" not in output  # no traceback of the script (torchrun prints its own)
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]

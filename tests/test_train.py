@@ -7,8 +7,10 @@ fast; the launches under torchrun are in tests/test_distributed.py.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -49,11 +51,24 @@ def no_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def launched(monkeypatch: pytest.MonkeyPatch, *, rank: int, world: int) -> None:
+    """The variables torchrun sets (the checks run before the process group is joined)."""
+    for name, value in [
+        ("RANK", rank),
+        ("WORLD_SIZE", world),
+        ("MASTER_ADDR", "127.0.0.1"),
+        ("MASTER_PORT", 1),
+    ]:
+        monkeypatch.setenv(name, str(value))
+
+
 def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     """Run ``main(argv)``; it must exit with code 2 and print one error message. Returns it."""
-    with pytest.raises(SystemExit) as exit_info:
-        train.main(argv)
-    assert exit_info.value.code == 2
+    try:
+        code = train.main(argv)
+    except SystemExit as exit_info:  # argparse's errors
+        code = exit_info.code
+    assert code == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 1, err
     return err[err.index("error:") :]
@@ -69,6 +84,12 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["--data", "cifar10"], "--model mnist_cnn does not fit --data cifar10"),
         (["--augment"], "--augment: the course has no augmentation pipeline for MNIST"),
         (["--crash-at-epoch", "1"], "it needs at least 2 processes (here 1)"),
+        (["--momentum", "1.5"], "argument --momentum: must be a finite number in [0, 1), got 1.5"),
+        (["--momentum", "nan"], "argument --momentum: must be a finite number in [0, 1), got nan"),
+        (["--seed", "-1"], "argument --seed: must be an integer from 0 to 2**32 - 1, got -1"),
+        (["--workers", "-1"], "argument --workers: must be 0 or more, got -1"),
+        (["--override", "lr"], "--override only applies with --resume"),
+        (["--resume", "--override", "model"], "argument --override: invalid choice: 'model'"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_message(
@@ -81,8 +102,7 @@ def test_bad_arguments_exit_2_with_one_message(
 def test_a_batch_that_does_not_split_across_the_processes_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("WORLD_SIZE", "4")
-    monkeypatch.setenv("RANK", "0")
+    launched(monkeypatch, rank=0, world=4)
     line = refused([*TINY, "--batch-size", "18", "--out", str(tmp_path / "o")], capsys)
     assert (
         "--batch-size 18 is the global batch and must be divisible by the number of processes (4): try 16"
@@ -93,8 +113,7 @@ def test_a_batch_that_does_not_split_across_the_processes_is_refused(
 def test_only_rank_0_prints_the_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("WORLD_SIZE", "4")
-    monkeypatch.setenv("RANK", "3")
+    launched(monkeypatch, rank=3, world=4)
     with pytest.raises(SystemExit) as exit_info:
         train.main([*TINY, "--batch-size", "18", "--out", str(tmp_path)])
     assert exit_info.value.code == 2 and capsys.readouterr().err == ""
@@ -169,3 +188,202 @@ def test_help_explains_the_global_batch_and_torchrun() -> None:
     assert proc.returncode == 0
     assert "GLOBAL batch" in proc.stdout and "torchrun --standalone --nproc_per_node=2" in proc.stdout
     assert "--crash-at-epoch K" in proc.stdout
+
+
+# ------------------------------------------------------------------ issue 24: resume, --out, messages
+
+
+def stored_settings(out: Path) -> list[dict]:
+    return torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["settings"]
+
+
+@pytest.mark.usefixtures("no_launcher")
+def test_launcher_variables_left_in_the_environment_do_not_hide_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RANK=3 left over from a torchrun session made a plain launch exit 2 without a word."""
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    line = refused([*TINY, "--momentum", "1.5", "--out", str(tmp_path / "o")], capsys)
+    assert "--momentum: must be a finite number in [0, 1)" in line
+
+
+@pytest.mark.usefixtures("no_launcher", "offline")
+def test_resume_refuses_other_settings_naming_each_and_the_flag_to_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r"
+    assert train.main([*TINY, "--out", str(out)]) == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    changed = [
+        "--lr",
+        "0.5",
+        "--batch-size",
+        "32",
+        "--train-samples",
+        "128",
+        "--seed",
+        "7",
+        "--momentum",
+        "0.0",
+    ]
+    line = refused([*TINY, "--epochs", "2", "--out", str(out), "--resume", *changed], capsys)
+    for was, now in [
+        ("--lr 0.05", "--lr 0.5"),
+        ("--batch-size 16", "--batch-size 32"),
+        ("--train-samples 64", "--train-samples 128"),
+        ("--seed 0", "--seed 7"),
+        ("--momentum 0.9", "--momentum 0.0"),
+    ]:
+        assert f"{was} (now {now})" in line
+    assert (
+        "add --override batch-size --override lr --override momentum --override seed --override train-samples"
+        in line
+    )
+    assert "\n" not in line.strip()
+    line = refused([*TINY, "--out", str(out), "--resume", "--optimizer", "adam"], capsys)
+    assert "was trained with --optimizer sgd, not --optimizer adam" in line
+    assert (out / "checkpoint.pt").read_bytes() == before  # nothing trained, nothing written
+
+
+@pytest.mark.usefixtures("no_launcher", "offline")
+def test_resume_with_override_trains_with_the_new_value_and_records_each_epochs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r"
+    assert train.main([*TINY, "--out", str(out)]) == 0
+    argv = [*TINY, "--epochs", "3", "--out", str(out), "--resume", "--lr", "0.5", "--batch-size", "32"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*(was trained with a|saved in the checkpoint)")
+        assert train.main([*argv, "--override", "lr", "--override", "batch-size"]) == 0
+    assert "from epoch 2 on: batch-size 16 -> 32, lr 0.05 -> 0.5" in capsys.readouterr().out
+    history = json.loads((out / "history.json").read_text())
+    assert history["epoch"] == [1, 2, 3] and history["lr"] == [0.05, 0.5, 0.5]
+    result = json.loads((out / "result.json").read_text())
+    assert [(s["epochs"], s["lr"], s["batch-size"]) for s in result["settings"]] == [
+        ([1, 1], 0.05, 16),
+        ([2, 3], 0.5, 32),
+    ]
+    assert history["settings"] == result["settings"] and (result["lr"], result["batch_size"]) == (0.5, 32)
+    saved = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert saved["optimizer_state"]["param_groups"][0]["lr"] == 0.5
+    assert saved["loader_state"]["batch_size"] == 32
+    assert [s["first_epoch"] for s in saved["settings"]] == [1, 2]
+    # the same settings again need no --override, and start no new entry
+    assert train.main([*argv[:-8], "4", *argv[-7:]]) == 0
+    assert "from epoch" not in capsys.readouterr().out
+    assert [s["first_epoch"] for s in stored_settings(out)] == [1, 2]
+
+
+@pytest.mark.usefixtures("no_launcher")
+def test_a_damaged_checkpoint_is_one_line_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a 25-line traceback, after the process group had started."""
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint" * 10)
+    assert train.main([*TINY, "--out", str(tmp_path), "--resume"]) == 2
+    assert capsys.readouterr().err == (
+        f"python -m course_utils.train: error: --resume: {tmp_path / 'checkpoint.pt'} is not a valid "
+        "checkpoint (truncated or corrupt, or not written by torch.save)\n"
+    )
+    assert os.listdir(tmp_path) == ["checkpoint.pt"]
+
+
+def test_a_plain_launch_with_launcher_variables_left_prints_one_line(tmp_path: Path) -> None:
+    """In a fresh process, as a learner launches it, with RANK and WORLD_SIZE left from torchrun."""
+    (tmp_path / "checkpoint.pt").write_bytes(b"")
+    env = {**os.environ, "RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "COURSE_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "course_utils.train", *TINY, "--out", str(tmp_path), "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "is not a valid checkpoint" in lines[0]
+
+
+@pytest.mark.usefixtures("no_launcher", "offline")
+def test_a_checkpoint_error_while_training_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint saved by engine.fit (no settings) of another network: refused while loading."""
+    from course_utils import checkpoint, models
+
+    checkpoint.save_checkpoint(tmp_path / "checkpoint.pt", model=models.TutorialNet(), epoch=1)
+    assert train.main([*TINY, "--epochs", "2", "--out", str(tmp_path), "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and err.endswith("\n") and err.count("\n") == 1, err
+    assert "does not fit this MnistCNN: it was saved from a TutorialNet" in err
+    assert "layer sizes); unexpected keys (in the checkpoint, not in the model) (4): fc2.weight" in err
+    assert "; size mismatches (3): conv1.weight (checkpoint (6, 3, 5, 5), model (6, 1, 5, 5))" in err
+
+
+@pytest.mark.usefixtures("no_launcher")
+def test_files_the_course_did_not_write_are_never_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "result.json").write_text('{"mine": 1}\n')
+    (tmp_path / "history.json").write_text("my notes\n")
+    line = refused([*TINY, "--out", str(tmp_path)], capsys)
+    assert f"--out {tmp_path} holds history.json, result.json, which this command did not write" in line
+    assert (tmp_path / "result.json").read_text() == '{"mine": 1}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "result.json"]
+
+
+@pytest.mark.usefixtures("no_launcher", "offline")
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from course_utils import files
+
+    first = files.lock_folder(tmp_path)  # what the first run holds while it trains
+    try:
+        line = refused([*TINY, "--out", str(tmp_path)], capsys)
+    finally:
+        first.close()
+    assert f"--out {tmp_path} is in use by another run (process {os.getpid()} on " in line
+    assert "wait for it to end, or choose another --out" in line
+    assert not (tmp_path / "checkpoint.pt").exists()
+    assert train.main([*TINY, "--out", str(tmp_path)]) == 0  # free again
+
+
+@pytest.mark.usefixtures("no_launcher", "offline")
+def test_a_symlink_planted_at_the_old_temp_name_overwrites_nothing(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in (".result.json.tmp", ".history.json.tmp"):
+        (out / name).symlink_to(victim)
+    assert train.main([*TINY, "--out", str(out)]) == 0
+    assert victim.read_text() == "precious\n"
+    assert json.loads((out / "result.json").read_text())["written_by"] == "course_utils.train"
+
+
+@pytest.mark.usefixtures("no_launcher", "offline")
+def test_an_out_that_cannot_be_made_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    line = refused([*TINY, "--out", str(tmp_path / "file" / "run")], capsys)
+    assert line.startswith(f"error: --out {tmp_path / 'file' / 'run'}: [Errno 20] Not a directory")
+
+
+@pytest.mark.usefixtures("no_launcher", "offline")
+def test_a_full_disk_while_training_is_one_line_naming_the_file_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from course_utils import files
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full_disk)
+    assert train.main([*TINY, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "python -m course_utils.train: error: [Errno 28] No space left on device: "
+        f"'{tmp_path / 'checkpoint.pt'}'\n"
+    )
