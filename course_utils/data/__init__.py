@@ -16,31 +16,91 @@ Every dataset has ``.classes``, ``.targets`` and ``.source`` (``torchvision``,
 ``subset`` or ``synthetic``) and yields ``(transform(PIL image), int)``.
 ``DeviceLoader`` and ``BatchAugment`` live in :mod:`course_utils.device_data`.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-from .folders import (EXPORT_MARKER, FileStreamDataset, check_image_folder, export_image_folder,
-                      folder_name, image_file_problem, image_files, image_folder)
+from .folders import (
+    EXPORT_MARKER,
+    FileStreamDataset,
+    check_image_folder,
+    export_image_folder,
+    folder_name,
+    image_file_problem,
+    image_files,
+    image_folder,
+)
 from .formats import SUBSET_FILE, ArrayImageDataset, DataFileError, check_idx_file, load_cifar10_subset
 from .loaders import compute_mean_std, make_loader
-from .sources import (DOWNLOAD_HOSTS, NETWORK_TIMEOUT_S, OfflineDataWarning, cifar10, default_root,
-                      describe_source, local_data_dir, mnist, network_available)
+from .sources import (
+    DOWNLOAD_HOSTS,
+    NETWORK_TIMEOUT_S,
+    OfflineDataWarning,
+    cifar10,
+    default_root,
+    describe_source,
+    local_data_dir,
+    mnist,
+    network_available,
+)
 from .standins import CIFAR10_CLASSES, MNIST_CLASSES, synthetic_cifar10, synthetic_mnist
 from .subsets import classes_of, limit, see_through, select, targets_of
-from .transforms import (HALF, IMAGENET_MEAN, IMAGENET_STD, STATE_KEYS, AugmentSpec, channel_stats,
-                         pipeline, preset)
+from .transforms import (
+    HALF,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    STATE_KEYS,
+    AugmentSpec,
+    channel_stats,
+    pipeline,
+    preset,
+)
 
 __all__ = [
-    "ArrayImageDataset", "AugmentSpec", "BatchAugment", "CIFAR10_CLASSES", "DataFileError",
-    "DeviceLoader", "DOWNLOAD_HOSTS", "EXPORT_MARKER", "FileStreamDataset", "HALF",
-    "IMAGENET_MEAN", "IMAGENET_STD", "MNIST_CLASSES", "NETWORK_TIMEOUT_S", "OfflineDataWarning",
-    "STATE_KEYS", "SUBSET_FILE", "channel_stats", "check_idx_file", "check_image_folder",
-    "cifar10", "classes_of", "compute_mean_std", "default_root", "describe_source",
-    "export_image_folder", "folder_name", "image_file_problem", "image_files", "image_folder",
-    "limit", "load_cifar10_subset", "local_data_dir", "make_loader", "mnist",
-    "network_available", "pipeline", "preset", "see_through", "select", "synthetic_cifar10",
-    "synthetic_mnist", "targets_of",
+    "ArrayImageDataset",
+    "AugmentSpec",
+    "BatchAugment",
+    "CIFAR10_CLASSES",
+    "DataFileError",
+    "DeviceLoader",
+    "DOWNLOAD_HOSTS",
+    "EXPORT_MARKER",
+    "FileStreamDataset",
+    "HALF",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MNIST_CLASSES",
+    "NETWORK_TIMEOUT_S",
+    "OfflineDataWarning",
+    "STATE_KEYS",
+    "SUBSET_FILE",
+    "channel_stats",
+    "check_idx_file",
+    "check_image_folder",
+    "cifar10",
+    "classes_of",
+    "compute_mean_std",
+    "default_root",
+    "describe_source",
+    "export_image_folder",
+    "folder_name",
+    "image_file_problem",
+    "image_files",
+    "image_folder",
+    "limit",
+    "load_cifar10_subset",
+    "local_data_dir",
+    "make_loader",
+    "mnist",
+    "network_available",
+    "pipeline",
+    "preset",
+    "see_through",
+    "select",
+    "synthetic_cifar10",
+    "synthetic_mnist",
+    "targets_of",
 ]
 
 

@@ -1,10 +1,12 @@
 """Image folders (``root/<class name>/<image>``): export a dataset to one, check one, stream one."""
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -32,7 +34,8 @@ def folder_name(name: Any, label: int) -> str:
         raise ValueError(
             f"class {label} is named {text!r}, which cannot be a folder name (it must be one path "
             "component: not empty, not '.' or '..', without '/' or '\\'); rename it in "
-            f"dataset.classes (e.g. classes[{label}] = 'class_{label}') before exporting")
+            f"dataset.classes (e.g. classes[{label}] = 'class_{label}') before exporting"
+        )
     return text
 
 
@@ -50,27 +53,35 @@ def _prepare_folder(out_dir: Path, overwrite: bool) -> None:
     if not out_dir.exists() or not any(out_dir.iterdir()):
         return
     if not overwrite:
-        raise FileExistsError(f"{out_dir} is not empty; pass overwrite=True to replace an earlier "
-                              "export there, or choose an empty folder")
+        raise FileExistsError(
+            f"{out_dir} is not empty; pass overwrite=True to replace an earlier "
+            "export there, or choose an empty folder"
+        )
     if not (out_dir / EXPORT_MARKER).is_file():
-        raise FileExistsError(f"{out_dir} was not written by export_image_folder (no "
-                              f"{EXPORT_MARKER} file); refusing to delete it even with overwrite=True")
+        raise FileExistsError(
+            f"{out_dir} was not written by export_image_folder (no "
+            f"{EXPORT_MARKER} file); refusing to delete it even with overwrite=True"
+        )
     ours = _exported_files(out_dir) | {EXPORT_MARKER}
     present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if not p.is_dir()}
     foreign = sorted(present - ours)
     if foreign:
-        shown = ", ".join(foreign[:MAX_REPORTED_FILES]) + (" ..." if len(foreign) > MAX_REPORTED_FILES else "")
+        shown = ", ".join(foreign[:MAX_REPORTED_FILES]) + (
+            " ..." if len(foreign) > MAX_REPORTED_FILES else ""
+        )
         raise FileExistsError(
             f"{out_dir} holds {len(foreign)} file(s) the export did not write ({shown}); "
-            "overwrite=True only replaces an export's own files. Move them out, or choose another folder")
+            "overwrite=True only replaces an export's own files. Move them out, or choose another folder"
+        )
     for rel in sorted(present):
         (out_dir / rel).unlink()
     for folder in sorted((p for p in out_dir.rglob("*") if p.is_dir()), reverse=True):
         folder.rmdir()  # empty now: only the export's files were there
 
 
-def export_image_folder(dataset: Dataset, out_dir: str | os.PathLike, *, per_class: int,
-                        overwrite: bool = False) -> Path:
+def export_image_folder(
+    dataset: Dataset, out_dir: str | os.PathLike, *, per_class: int, overwrite: bool = False
+) -> Path:
     """Write ``per_class`` PNG images of each class into ``out_dir/<class name>/``.
 
     The layout is what ``torchvision.datasets.ImageFolder`` reads. A non-empty folder
@@ -91,7 +102,9 @@ def export_image_folder(dataset: Dataset, out_dir: str | os.PathLike, *, per_cla
         for index in np.flatnonzero(targets == label)[:per_class]:
             img = raw[int(index)][0]
             if not isinstance(img, Image.Image):
-                raise TypeError(f"export_image_folder needs items that are PIL images, got {type(img).__name__}")
+                raise TypeError(
+                    f"export_image_folder needs items that are PIL images, got {type(img).__name__}"
+                )
             img.save(out_dir / name / f"{int(index):06d}.png")
             written.append(f"{name}/{int(index):06d}.png")
     (out_dir / EXPORT_MARKER).write_text("\n".join([EXPORT_HEADER, *written]) + "\n")
@@ -110,8 +123,12 @@ def image_files(root: str | os.PathLike) -> tuple[list[str], list[tuple[str, int
     """Classes and ``(path, label)`` pairs of an ImageFolder-style tree, sorted."""
     root = Path(root)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    files = [(str(f), label) for label, name in enumerate(classes)
-             for f in sorted((root / name).iterdir()) if _is_image_name(f.name)]
+    files = [
+        (str(f), label)
+        for label, name in enumerate(classes)
+        for f in sorted((root / name).iterdir())
+        if _is_image_name(f.name)
+    ]
     return classes, files
 
 
@@ -152,9 +169,14 @@ def _class_folder_files(root: Path) -> list[Path]:
     files: list[Path] = []
     for name in classes:
         for folder, _, names in sorted(os.walk(root / name, followlinks=True)):
-            files += [Path(folder) / f for f in sorted(names) if _is_image_name(f) or not (
-                f.startswith(".") or f.lower() in IGNORED_FOLDER_FILES)]
+            files += [
+                Path(folder) / f
+                for f in sorted(names)
+                if _is_image_name(f) or not (f.startswith(".") or f.lower() in IGNORED_FOLDER_FILES)
+            ]
     return files
+
+
 def image_file_problem(path: str | os.PathLike) -> str | None:
     """Why ``path`` does not belong in a class folder, or None for a readable image.
 
@@ -165,17 +187,21 @@ def image_file_problem(path: str | os.PathLike) -> str | None:
 
     path = Path(path)
     if not _is_image_name(path.name):
-        return (f"not an image file (extension {path.suffix or 'none'!r}); only images "
-                f"({', '.join(IMG_EXTENSIONS)}) belong in class folders, and ImageFolder "
-                "would skip this one silently: move it out of the class folder")
+        return (
+            f"not an image file (extension {path.suffix or 'none'!r}); only images "
+            f"({', '.join(IMG_EXTENSIONS)}) belong in class folders, and ImageFolder "
+            "would skip this one silently: move it out of the class folder"
+        )
     try:
         with Image.open(path) as img:
             img.verify()
         with Image.open(path) as img:
             img.load()
     except Image.UnidentifiedImageError:
-        return (f"not an image, although its name ends in {path.suffix!r}: PIL cannot identify "
-                "it (a text or other file renamed, or an unsupported format?)")
+        return (
+            f"not an image, although its name ends in {path.suffix!r}: PIL cannot identify "
+            "it (a text or other file renamed, or an unsupported format?)"
+        )
     except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, ... on bad bytes
         return f"corrupt or truncated image: {type(err).__name__}: {err}"
     return None
@@ -192,20 +218,25 @@ def check_image_folder(root: str | os.PathLike) -> int:
 
     root = Path(root)
     files = _class_folder_files(root)
-    problems = [f"  {path}: {why}" for path in tqdm(files, desc="checking images", unit="file",
-                                                     leave=False)
-                if (why := image_file_problem(path)) is not None]
+    problems = [
+        f"  {path}: {why}"
+        for path in tqdm(files, desc="checking images", unit="file", leave=False)
+        if (why := image_file_problem(path)) is not None
+    ]
     if problems:
         more = len(problems) - MAX_REPORTED_FILES
         raise DataFileError(
             f"{root}: {len(problems)} of {len(files)} files in the class folders cannot be used; "
             "fix or remove them (or pass check=False to skip this check):\n"
-            + "\n".join(problems[:MAX_REPORTED_FILES]) + (f"\n  ... and {more} more" if more > 0 else ""))
+            + "\n".join(problems[:MAX_REPORTED_FILES])
+            + (f"\n  ... and {more} more" if more > 0 else "")
+        )
     return len(files)
 
 
-def image_folder(root: str | os.PathLike, transform: Callable | None = None, *,
-                 check: bool = True) -> ImageFolder:
+def image_folder(
+    root: str | os.PathLike, transform: Callable | None = None, *, check: bool = True
+) -> ImageFolder:
     """``torchvision.datasets.ImageFolder(root, transform)``, after checking every file once.
 
     With ``check`` every file under the class folders is opened before training

@@ -3,12 +3,14 @@
 Files that exist but cannot be used raise :class:`DataFileError` naming the file and
 what to do; they are never a reason to fall back to another source.
 """
+
 from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -25,9 +27,16 @@ class DataFileError(ValueError):
 class ArrayImageDataset(Dataset):
     """Images held in a uint8 array, served as PIL images like torchvision's datasets."""
 
-    def __init__(self, data: np.ndarray, targets: Sequence[int], classes: Sequence[str], *,
-                 source: str, transform: Callable | None = None,
-                 target_transform: Callable | None = None) -> None:
+    def __init__(
+        self,
+        data: np.ndarray,
+        targets: Sequence[int],
+        classes: Sequence[str],
+        *,
+        source: str,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+    ) -> None:
         self.data = np.ascontiguousarray(data, dtype=np.uint8)
         self.targets = [int(t) for t in targets]
         self.classes = list(classes)
@@ -49,8 +58,10 @@ class ArrayImageDataset(Dataset):
         return img, target
 
     def __repr__(self) -> str:
-        return (f"ArrayImageDataset(source={self.source!r}, samples={len(self)}, "
-                f"image={tuple(self.data.shape[1:])}, classes={len(self.classes)})")
+        return (
+            f"ArrayImageDataset(source={self.source!r}, samples={len(self)}, "
+            f"image={tuple(self.data.shape[1:])}, classes={len(self.classes)})"
+        )
 
 
 def load_cifar10_subset(path: str | os.PathLike, *, train: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -68,8 +79,9 @@ def load_cifar10_subset(path: str | os.PathLike, *, train: bool) -> tuple[np.nda
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
         raise DataFileError(f"{path}: not a readable .npz file (truncated or corrupt?): {err}") from err
     if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3):
-        raise DataFileError(f"{path}: x_{split} must be uint8 of shape (N, 32, 32, 3), "
-                            f"got {x.dtype} {x.shape}")
+        raise DataFileError(
+            f"{path}: x_{split} must be uint8 of shape (N, 32, 32, 3), got {x.dtype} {x.shape}"
+        )
     if len(y) != len(x) or (len(y) and (y.min() < 0 or y.max() > 9)):
         raise DataFileError(f"{path}: y_{split} must hold {len(x)} labels in 0..9")
     return x, y.astype(np.int64), [str(c) for c in classes]
@@ -90,10 +102,12 @@ def check_idx_file(path: str | os.PathLike) -> tuple[int, ...]:
         dims_raw = f.read(4 * head[3])
     if len(dims_raw) < 4 * head[3]:
         raise DataFileError(f"{path}: truncated IDX header; {fix}")
-    shape = tuple(int.from_bytes(dims_raw[i:i + 4], "big") for i in range(0, len(dims_raw), 4))
+    shape = tuple(int.from_bytes(dims_raw[i : i + 4], "big") for i in range(0, len(dims_raw), 4))
     expected = 4 + len(dims_raw) + int(np.prod(shape)) * IDX_TYPES[head[2]]
     size = path.stat().st_size
     if size != expected:
-        raise DataFileError(f"{path}: truncated or corrupt IDX file: its header promises {expected:,} "
-                            f"bytes for shape {shape}, the file has {size:,}; {fix}")
+        raise DataFileError(
+            f"{path}: truncated or corrupt IDX file: its header promises {expected:,} "
+            f"bytes for shape {shape}, the file has {size:,}; {fix}"
+        )
     return shape
