@@ -10,7 +10,8 @@ The package is split by concern; every name is also importable from here:
 * :mod:`.subsets`: ``limit``, ``select``, ``targets_of`` (labels without loading images);
 * :mod:`.transforms`: :class:`AugmentSpec`, ``pipeline`` and ``preset``;
 * :mod:`.loaders`: ``make_loader`` and ``compute_mean_std``;
-* :mod:`.folders`: ``export_image_folder``, ``image_folder`` (checked), ``FileStreamDataset``.
+* :mod:`.folders`: ``export_image_folder``, ``image_folder`` (checked), ``FileStreamDataset``;
+* :mod:`.images`: ``load_rgb``, one image file as the RGB picture it shows (16-bit, transparent, CMYK).
 
 Every dataset has ``.classes``, ``.targets`` and ``.source`` (``torchvision``,
 ``subset`` or ``synthetic``) and yields ``(transform(PIL image), int)``.
@@ -24,6 +25,7 @@ from typing import Any
 from .folders import (
     EXPORT_MARKER,
     FileStreamDataset,
+    check_classes,
     check_image_folder,
     export_image_folder,
     folder_name,
@@ -31,7 +33,16 @@ from .folders import (
     image_files,
     image_folder,
 )
-from .formats import SUBSET_FILE, ArrayImageDataset, DataFileError, check_idx_file, load_cifar10_subset
+from .formats import (
+    SUBSET_FILE,
+    ArrayImageDataset,
+    DataFileError,
+    check_idx_file,
+    check_idx_pair,
+    check_labels,
+    load_cifar10_subset,
+)
+from .images import load_rgb, to_rgb
 from .loaders import compute_mean_std, make_loader
 from .sources import (
     DOWNLOAD_HOSTS,
@@ -76,8 +87,11 @@ __all__ = [
     "STATE_KEYS",
     "SUBSET_FILE",
     "channel_stats",
+    "check_classes",
     "check_idx_file",
+    "check_idx_pair",
     "check_image_folder",
+    "check_labels",
     "cifar10",
     "classes_of",
     "compute_mean_std",
@@ -90,6 +104,7 @@ __all__ = [
     "image_folder",
     "limit",
     "load_cifar10_subset",
+    "load_rgb",
     "local_data_dir",
     "make_loader",
     "mnist",
@@ -101,6 +116,7 @@ __all__ = [
     "synthetic_cifar10",
     "synthetic_mnist",
     "targets_of",
+    "to_rgb",
 ]
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from .formats import DataFileError
+from .images import load_rgb, mode_problem
 from .subsets import classes_of, raw_view, targets_of
 
 if TYPE_CHECKING:  # for annotations only; torchvision is imported when first needed
@@ -151,8 +152,7 @@ class FileStreamDataset(IterableDataset):
         info = get_worker_info()
         start, step = (0, 1) if info is None else (info.id, info.num_workers)
         for path, label in self.files[start::step]:
-            with Image.open(path) as img:
-                img = img.convert("RGB")
+            img = load_rgb(path)
             yield (self.transform(img) if self.transform else img), label
 
 
@@ -181,7 +181,8 @@ def image_file_problem(path: str | os.PathLike) -> str | None:
     """Why ``path`` does not belong in a class folder, or None for a readable image.
 
     The file must have an extension ImageFolder reads, pass PIL's ``verify()``
-    (structure, checksums) and decode with ``load()`` (the pixels, as training will).
+    (structure, checksums), decode with ``load()`` (the pixels, as training will) and
+    hold pixels that :func:`~course_utils.data.images.to_rgb` shows faithfully.
     """
     from torchvision.datasets.folder import IMG_EXTENSIONS
 
@@ -197,6 +198,7 @@ def image_file_problem(path: str | os.PathLike) -> str | None:
             img.verify()
         with Image.open(path) as img:
             img.load()
+            unusual_mode = mode_problem(img)
     except Image.UnidentifiedImageError:
         return (
             f"not an image, although its name ends in {path.suffix!r}: PIL cannot identify "
@@ -204,7 +206,7 @@ def image_file_problem(path: str | os.PathLike) -> str | None:
         )
     except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, ... on bad bytes
         return f"corrupt or truncated image: {type(err).__name__}: {err}"
-    return None
+    return unusual_mode
 
 
 def check_image_folder(root: str | os.PathLike) -> int:
@@ -234,16 +236,56 @@ def check_image_folder(root: str | os.PathLike) -> int:
     return len(files)
 
 
-def image_folder(
-    root: str | os.PathLike, transform: Callable | None = None, *, check: bool = True
-) -> ImageFolder:
-    """``torchvision.datasets.ImageFolder(root, transform)``, after checking every file once.
+def check_classes(root: str | os.PathLike, *, same_classes_as: Dataset | None = None) -> list[str]:
+    """The class names of the image folder ``root``, after checking its layout.
 
-    With ``check`` every file under the class folders is opened before training
-    starts, and one ``DataFileError`` names each bad file and its cause:
+    ``DataFileError`` naming the folder unless it has at least two class folders, each
+    holding at least one image, and (with ``same_classes_as``, say the training set)
+    exactly that dataset's ``classes``: otherwise label 2 would mean "cat" in one split
+    and "deer" in the other, and training would look fine while validation measured nonsense.
+    """
+    root = Path(root)
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())  # as ImageFolder finds them
+    if len(classes) < 2:
+        raise DataFileError(
+            f"{root}: {len(classes)} class folder(s) {classes}; a classifier needs at least two "
+            "(one sub-folder per class, holding that class's images), or it learns nothing"
+        )
+    empty = [name for name in classes if not any(_is_image_name(f.name) for f in (root / name).rglob("*"))]
+    if empty:
+        raise DataFileError(
+            f"{root}: class folder(s) {empty} hold no image; put that class's images there, "
+            "or remove the folder"
+        )
+    expected = None if same_classes_as is None else [str(c) for c in classes_of(same_classes_as)]
+    if expected is not None and classes != expected:
+        other = getattr(same_classes_as, "root", "the other dataset")
+        lacks, extra = sorted(set(expected) - set(classes)), sorted(set(classes) - set(expected))
+        raise DataFileError(
+            f"{root} and {other} must have the same class folders (a label is a class's place in "
+            f"the sorted list, so any difference shifts the labels): {root} lacks {lacks} and has "
+            f"{extra} that {other} does not; add or rename folders so that both list the same classes"
+        )
+    return classes
+
+
+def image_folder(
+    root: str | os.PathLike,
+    transform: Callable | None = None,
+    *,
+    check: bool = True,
+    same_classes_as: Dataset | None = None,
+) -> ImageFolder:
+    """``torchvision.datasets.ImageFolder(root, transform)``, after checking the folder.
+
+    The layout is always checked (:func:`check_classes`): at least two class folders,
+    none of them empty, and with ``same_classes_as=train_set`` (for a validation folder)
+    the training set's classes. With ``check`` every file under the class folders is also
+    opened before training starts, and one ``DataFileError`` names each bad file and its cause:
 
     * a file with an image extension (``.png``, ``.jpg``, ...) that is corrupt,
-      truncated or not an image at all (say, a text file renamed ``.png``);
+      truncated or not an image at all (say, a text file renamed ``.png``), or whose
+      pixels cannot be shown faithfully (32-bit floating point, say);
     * a file with any other extension (``notes.txt``, ``.gif``, ``.heic``):
       ImageFolder would silently leave it out, so a photo in a format it does
       not read, or a stray file, would go unnoticed. Only images belong in class folders.
@@ -251,12 +293,15 @@ def image_folder(
     Hidden files (``.DS_Store``) and ``Thumbs.db`` / ``desktop.ini`` are ignored,
     as are files directly in ``root`` (outside any class folder); a hidden file
     with an image extension (macOS's ``._photo.jpg``) is checked, since ImageFolder loads it.
+    Images are read by :func:`~course_utils.data.images.load_rgb`: 16-bit, transparent and
+    CMYK pictures as they show, not as ``convert("RGB")`` clips them.
     """
     from torchvision import datasets
 
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder {root} does not exist or is not a folder")
+    check_classes(root, same_classes_as=same_classes_as)
     if check:
         check_image_folder(root)
-    return datasets.ImageFolder(str(root), transform=transform)
+    return datasets.ImageFolder(str(root), transform=transform, loader=load_rgb)

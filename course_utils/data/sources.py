@@ -25,7 +25,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from .formats import SUBSET_FILE, ArrayImageDataset, DataFileError, check_idx_file, load_cifar10_subset
+from .formats import SUBSET_FILE, ArrayImageDataset, DataFileError, check_idx_pair, load_cifar10_subset
 from .standins import synthetic_cifar10, synthetic_mnist
 
 DOWNLOAD_HOSTS = {"cifar10": "www.cs.toronto.edu", "mnist": "ossci-datasets.s3.amazonaws.com"}
@@ -140,9 +140,10 @@ def _load_torchvision(name: str, root: Path, *, train: bool) -> Dataset:
             f"{missing[0]} is missing while other {name} files are in "
             f"{missing[0].parent}; add it, or remove the folder to use the next data source"
         )
-    if name == "mnist":
-        for path, _ in files:
-            check_idx_file(path)
+    if name == "mnist":  # torchvision reads all four files, whichever split is asked for
+        paths = [path for path, _ in files]
+        check_idx_pair(paths[0], paths[1], n_classes=len(cls.classes), training=True)
+        check_idx_pair(paths[2], paths[3], n_classes=len(cls.classes), training=False)
     try:
         ds = cls(root=str(root), train=train, download=False)
     except Exception as err:  # noqa: BLE001 - torchvision raises many types on bad files
