@@ -46,33 +46,91 @@ def test_source_kind(source: str, kind: str) -> None:
     assert report.source_kind(source) == kind
 
 
-def test_results_table_puts_the_source_figure_beside_ours_and_marks_failures() -> None:
+def test_results_show_each_lessons_headlines_in_words_beside_the_posts() -> None:
+    subset = "cifar10: subset (/home/me/data/cifar10_subset.npz)"
     results = [
         {
             "notebook": "03",
             "profile": "quick",
             "device": "cpu",
             "recorded_at": "2026-11-30T10:00:00",
-            "data_source": "cifar10: subset (/home/me/data/cifar10_subset.npz)",
-            "figures": {"test_acc": 0.3021, "seconds": 6.0, "images_per_s": 1234.5, "count": 5085},
-        }
+            "data_source": subset,
+            "figures": {"test_acc": 0.3021, "seconds": 6.0},
+        },
+        {
+            "notebook": "01",
+            "profile": "smoke",
+            "device": "cuda",
+            "data_source": f"{subset}, mnist: synthetic (offline stand-in)",
+            "figures": {"images_per_s_0_workers": 1234.5, "images_per_s_2_workers": 2000.0, "count": 3},
+        },
+        {
+            "notebook": "02",
+            "profile": "smoke",
+            "device": "cpu",
+            "data_source": subset,
+            "figures": {"mean_r": 0.4914, "mean_g": 0.4822, "mean_b": 0.4465},
+        },
     ]
     wall, failed = {"03": 8.4, "04": 2.0}, {"04": "cell 3: ValueError: bad"}
-    where = "quick · cpu · cifar10: subset"
-    assert report.figures_table(results, failed).splitlines()[2:] == [
-        f"| 03 | test_acc | 30.21 % | 53 % (the blitz, post 000: after epoch 2, full CIFAR-10 test set)"
-        f" | {where} |",
-        f"| 03 | seconds | 6.0 s | — | {where} |",
-        f"| 03 | images_per_s | 1,234.5 per s | — | {where} |",
-        f"| 03 | count | 5,085 | — | {where} |",
-        "| 04 | FAILED | cell 3: ValueError: bad | | |",
+    text = report.results_table(results, wall, failed)
+    lesson = {part.split("\n", 1)[0]: part for part in text.split("### Lesson ")[1:]}
+    assert lesson["03"].splitlines()[2:7] == [
+        "Measured in the **quick** profile on **cpu**; data: CIFAR-10 subset (cifar10_subset.npz).",
+        "",
+        "| what was measured | ours | the post's figure |",
+        "| --- | ---: | --- |",
+        "| test accuracy of the blitz network | 30.21 % | 53 %, after epoch 2, on the full CIFAR-10 test "
+        "set (the blitz post) |",
     ]
+    assert "| time to run the whole lesson | 6.0 s | — |" in lesson["03"]
+    assert "data: CIFAR-10 subset (cifar10_subset.npz), MNIST offline stand-in (synthetic)." in lesson["01"]
+    assert "| loading speed, no worker processes | 1,234 images/s | — |" in lesson["01"]
+    assert "1 more figure, kept for the course's own checks, is in `results/01.json`." in lesson["01"]
+    assert "| mean of the red, green and blue channels | 0.4914 · 0.4822 · 0.4465 | — |" in lesson["02"]
+    assert lesson["04"].startswith("04\n\n**Failed** at cell 3: ValueError: bad")
+    figures = text[: text.index("## Runs")]
+    for raw_id in ("images_per_s_0_workers", "mean_r", "test_acc", "count", "/home/me"):
+        assert raw_id not in figures  # words and units only; internal figures stay in the JSON
     assert report.runs_table(results, wall, failed).splitlines()[2:] == [
+        "| 01 | smoke | cuda | cifar10: subset (cifar10_subset.npz), mnist: synthetic (offline stand-in) "
+        "| - | - | ok |",
+        "| 02 | smoke | cpu | cifar10: subset (cifar10_subset.npz) | - | - | ok |",
         "| 03 | quick | cpu | cifar10: subset (cifar10_subset.npz) | 2026-11-30 10:00 | 8 s | ok |",
         "| 04 | - | - | - | - | 2 s | FAILED: cell 3: ValueError: bad |",
     ]
-    table = report.results_table(results, wall, failed)
-    assert table.index("## Figures") < table.index(report.RESULTS_NOTE) < table.index("## Runs")
+    assert text.index("## Figures") < text.index(report.RESULTS_NOTE) < text.index("## Runs")
+
+
+def test_a_new_lesson_shows_its_accuracies_and_times_in_words_and_the_post_figures_have_rows() -> None:
+    """A lesson without a HEADLINES entry (a new one) shows its accuracies, times and speeds in words."""
+    rows = report.headlines_of("42", {"plain_val_acc": 0.5, "warmup_seconds": 2.0, "ratio": 3.0})
+    assert [(h.words, h.unit) for h in rows] == [
+        ("plain validation accuracy", "%"),
+        ("warmup time", "s"),
+    ]
+    names = [n for rows in report.HEADLINES.values() for h in rows for n in h.names if n != "seconds"]
+    assert len(names) == len(set(names))  # no lesson's figure shown twice
+    for (nb_id, name), figure in report.SOURCE_FIGURES.items():
+        assert any(name in h.names for h in report.HEADLINES[nb_id]), (nb_id, name)
+        assert "epoch" in figure.where
+
+
+@pytest.mark.parametrize(
+    "value, unit, text",
+    [
+        (0.3021, "%", "30.21 %"),
+        (81.23, "s", "81.2 s"),
+        (0.004, "s", "0.004 s"),
+        (1234.5, "images/s", "1,234 images/s"),
+        (2.314, "x", "2.31x"),
+        (5085, "images", "5,085 images"),
+        (2.4e-7, "", "2.4e-07"),
+        (0.4914, "", "0.4914"),
+    ],
+)
+def test_format_value_in_units(value: float, unit: str, text: str) -> None:
+    assert report.format_value(value, unit) == text
 
 
 @pytest.mark.parametrize(
@@ -89,15 +147,6 @@ def test_results_table_puts_the_source_figure_beside_ours_and_marks_failures() -
 )
 def test_short_source_names_no_machine_path(source: str, short: str) -> None:
     assert report.short_source(source) == short
-
-
-def test_every_source_figure_names_a_recorded_figure_and_its_epoch() -> None:
-    """The source column covers the figures the issue lists, each with the epoch it belongs to."""
-    texts = sorted(f.text for f in report.SOURCE_FIGURES.values())
-    assert texts == sorted(
-        ["53 %", "97.66 %", "97.25 %", "70 s", "18 s", "69.42 %", "70.69 %", "70.69 %", "70.75 %"]
-    )
-    assert all("epoch" in f.where for f in report.SOURCE_FIGURES.values())
 
 
 @pytest.mark.parametrize("bad_id", ["../../etc", "/tmp/evil", "..", ".", "", "a/b", "a\\b", " 03"])
@@ -120,6 +169,70 @@ def test_record_refuses_non_finite_figures_and_keeps_the_old_result(build: Path,
         report.record("05", data_source="synthetic", val_acc=value, seconds=1.0)
     assert good.read_text() == before
     assert sorted(p.name for p in good.parent.iterdir()) == ["05.json"]  # no temp file left
+
+
+@pytest.mark.parametrize(
+    "value, hint",
+    [
+        (54.0, "it looks like a percentage; record test_acc=0.54"),
+        (100, "it looks like a percentage; record test_acc=1"),
+        (-0.1, "(0.54 for 54 %); nothing was recorded"),
+        (250.0, "(0.54 for 54 %); nothing was recorded"),
+    ],
+)
+def test_record_refuses_an_accuracy_outside_0_1(build: Path, value: float, hint: str) -> None:
+    """The issue's reproduction: test_acc=54.0 was stored and passed every floor."""
+    with pytest.raises(ValueError, match="is an accuracy, which the course records as a fraction in") as err:
+        report.record("03", data_source="synthetic", test_acc=value)
+    assert hint in str(err.value)
+    with pytest.raises(ValueError, match="figure val_top5=1.5 is an accuracy"):
+        report.record("07", data_source="synthetic", val_top5=1.5)
+    assert not build.exists() or not any(build.rglob("*.json"))
+    report.record(
+        "08", data_source="synthetic", pil_val_acc=1.0, speedup=54.0, seconds=120.0
+    )  # not accuracies
+
+
+def test_readers_of_results_name_a_file_they_cannot_read_and_go_on(build: Path, capsys) -> None:
+    good = report.record("03", data_source="synthetic", test_acc=0.5)
+    folder = good.parent
+    (folder / "notes.json").write_text('{"mine": "a note of my own"}')
+    (folder / "04.json").write_text("{broken")
+    edited = json.loads(good.read_text())
+    edited["figures"]["test_acc"] = 53.0  # a percentage typed by hand
+    (folder / "05.json").write_text(json.dumps({**edited, "notebook": "05"}))
+    (folder / "06.json").write_text("[1, 2]")
+    results, unreadable = report.read_results()
+    assert [r["notebook"] for r in results] == ["03"]
+    assert {Path(p).name: why for p, why in unreadable.items()} == {
+        "04.json": unreadable[str(folder / "04.json")],
+        "05.json": "figure test_acc=53 is an accuracy, which the course records as a fraction in [0, 1] "
+        "(0.54 for 54 %): it looks like a percentage; record test_acc=0.53",
+        "06.json": "holds a JSON list, not a result written by report.record",
+        "notes.json": "lacks notebook, profile, device, data_source, figures: not a result written by "
+        "report.record",
+    }
+    assert unreadable[str(folder / "04.json")].startswith("not readable as JSON (Expecting property name")
+    capsys.readouterr()
+    assert report.main(["table"]) == 0  # `report table` goes on with the others
+    out, err = capsys.readouterr()
+    assert "### Lesson 03" in out and "| test accuracy of the blitz network | 50.00 % |" in out
+    assert "- `results/notes.json`: lacks notebook" in out
+    for name in ("04.json", "05.json", "06.json", "notes.json"):
+        assert f"[course] left out {folder / name}: " in err
+
+
+def test_report_run_with_a_missing_path_deletes_nothing(build: Path, tmp_path: Path, capsys) -> None:
+    kept = report.record("03", data_source="synthetic", test_acc=0.5)
+    before = kept.read_text()
+    lesson = tmp_path / "03_lesson.ipynb"
+    nbformat.write(notebook("x = 1"), lesson)
+    missing = tmp_path / "04_nowhere.ipynb"
+    assert report.main(["run", str(lesson), str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {missing}: not a readable notebook (FileNotFoundError")
+    assert "nothing was run and no result deleted" in err and err.count("\n") == 1
+    assert kept.read_text() == before and not (build / "notebooks").exists()
 
 
 def test_record_refuses_a_figure_that_is_not_a_number(build: Path) -> None:
@@ -160,8 +273,9 @@ def test_run_notebooks_goes_on_after_a_failure_and_writes_the_table(build: Path,
     assert failed == {"11": "cell 1: ValueError: broken on purpose"}
     text = table.read_text()
     assert text.startswith("# Course results\n\n## Figures\n\n" + report.RESULTS_NOTE)
-    assert "| 10 | acc | 50.00 % | — | smoke · cpu · synthetic |" in text
-    assert "| 11 | FAILED | cell 1: ValueError: broken on purpose | | |" in text
+    assert "### Lesson 10\n\nMeasured in the **smoke** profile on **cpu**; data: synthetic." in text
+    assert "| accuracy | 50.00 % | — |" in text
+    assert "### Lesson 11\n\n**Failed** at cell 1: ValueError: broken on purpose\n" in text
     assert (
         "| 11 | - | - | - | - | " in text and " s | FAILED: cell 1: ValueError: broken on purpose |" in text
     )
