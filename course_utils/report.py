@@ -425,10 +425,12 @@ def guess_headline(name: str) -> Headline | None:
 
 
 def headlines_of(nb_id: str, figures: dict[str, Any]) -> list[Headline]:
-    """The rows a lesson's results show: its HEADLINES entry, or the figures with a known unit."""
-    if nb_id in HEADLINES:
-        return [h for h in HEADLINES[nb_id] if any(n in figures for n in h.names)]
-    return [h for h in map(guess_headline, figures) if h is not None]
+    """The rows a lesson's results show: its HEADLINES entry, then any other figure whose
+    unit is known (an accuracy, a time, a speed) in guessed words; the rest stays internal."""
+    listed = [h for h in HEADLINES.get(nb_id, ()) if any(n in figures for n in h.names)]
+    covered = {n for h in HEADLINES.get(nb_id, ()) for n in h.names}
+    guessed = [guess_headline(n) for n in figures if n not in covered]
+    return listed + [h for h in guessed if h is not None]
 
 
 def lesson_table(nb_id: str, result: dict[str, Any]) -> str:
