@@ -301,3 +301,14 @@ def test_colab_url_only_for_github(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     monkeypatch.setenv("COURSE_REPO_URL", "https://gitlab.com/me/fork")
     assert make_site.colab_url("notebooks/03_x.ipynb") is None
+
+
+def test_results_page_names_a_result_file_it_cannot_read_and_shows_the_others(tmp_path: Path) -> None:
+    results = tmp_path / "build" / "results"
+    results.mkdir(parents=True)
+    good = {"notebook": "03", "profile": "smoke", "device": "cpu", "data_source": "synthetic"}
+    (results / "03.json").write_text(json.dumps({**good, "figures": {"test_acc": 0.5}}))
+    (results / "04.json").write_text('{"notebook": "04", "figures": ')  # cut off
+    page = make_site.results_page(results, "", prefixes=[])
+    assert "### Lesson 03" in page and "| test accuracy of the blitz network | 50.00 % |" in page
+    assert "- `results/04.json`: not readable as JSON (Expecting value" in page
