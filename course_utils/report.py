@@ -331,6 +331,8 @@ HEADLINES: dict[str, tuple[Headline, ...]] = {
         _h("validation accuracy, PIL pipeline", "pil_val_acc", unit="%"),
         _h("validation accuracy, DeviceLoader + BatchAugment", "device_loader_val_acc", unit="%"),
         _h("validation accuracy, DeviceLoader + channels_last", "channels_last_val_acc", unit="%"),
+        _h("validation accuracy, DeviceLoader + AMP", "amp_val_acc", unit="%"),
+        _h("validation accuracy, DeviceLoader + AMP + channels_last", "amp_channels_last_val_acc", unit="%"),
         _h(
             "time per training step, eager and compiled",
             "eager_ms_per_step",

@@ -13,7 +13,7 @@ from PIL import Image
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from .formats import DataFileError
-from .images import load_rgb, mode_problem
+from .images import load_rgb, mode_problem, to_rgb
 from .subsets import classes_of, raw_view, targets_of
 
 if TYPE_CHECKING:  # for annotations only; torchvision is imported when first needed
@@ -199,6 +199,8 @@ def image_file_problem(path: str | os.PathLike) -> str | None:
         with Image.open(path) as img:
             img.load()
             unusual_mode = mode_problem(img)
+            if unusual_mode is None:
+                to_rgb(img, name=path)  # the conversion training will do, EXIF orientation included
     except Image.UnidentifiedImageError:
         return (
             f"not an image, although its name ends in {path.suffix!r}: PIL cannot identify "
@@ -261,10 +263,15 @@ def check_classes(root: str | os.PathLike, *, same_classes_as: Dataset | None = 
     if expected is not None and classes != expected:
         other = getattr(same_classes_as, "root", "the other dataset")
         lacks, extra = sorted(set(expected) - set(classes)), sorted(set(classes) - set(expected))
+        differ = (
+            f"{root} lacks {lacks} and has {extra} that {other} does not"
+            if lacks or extra
+            else f"{other} lists the same names in another order, {expected}"
+        )
         raise DataFileError(
             f"{root} and {other} must have the same class folders (a label is a class's place in "
-            f"the sorted list, so any difference shifts the labels): {root} lacks {lacks} and has "
-            f"{extra} that {other} does not; add or rename folders so that both list the same classes"
+            f"the sorted list, so any difference shifts the labels): {differ}; add or rename "
+            "folders so that both list the same classes"
         )
     return classes
 
