@@ -106,8 +106,9 @@ def check_figures(figures: dict[str, Any]) -> dict[str, float | int]:
 
 
 def is_accuracy(name: str) -> bool:
-    """True for a figure recorded as a fraction of images right: ``test_acc``, ``val_top5``."""
-    return re.search(r"(?:^|_)(?:acc|accuracy|top\d+)(?:_|$)", name) is not None
+    """True for a figure recorded as a fraction of images right: ``test_acc``, ``val_top5``
+    (a name that ends so; ``acc_gap``, a difference, may be negative)."""
+    return re.search(r"(?:^|_)(?:acc|accuracy|top\d+)$", name) is not None
 
 
 def _write_atomically(path: Path, text: str) -> None:
