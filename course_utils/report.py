@@ -376,8 +376,14 @@ def short_source(source: str) -> str:
 
 
 def data_words(source: str) -> str:
-    """The data of a source description in words: ``CIFAR-10 subset (cifar10_subset.npz), MNIST``."""
-    kinds = {"torchvision": "", "subset": " subset", "synthetic": " offline stand-in (synthetic)"}
+    """A data-source description in words, e.g.
+    ``CIFAR-10 subset (cifar10_subset.npz), MNIST (torchvision's files)``.
+    """
+    kinds = {
+        "torchvision": " (torchvision's files)",
+        "subset": " subset",
+        "synthetic": " offline stand-in (synthetic)",
+    }
     parts = []
     for part in short_source(source).split(", "):
         name, _, rest = part.partition(": ")
