@@ -104,7 +104,7 @@ def load_data(args: argparse.Namespace) -> tuple[Any, Any, str]:
     if folder:
         root = Path(args.data)
         train_set = data.image_folder(root / "train", train_tf)
-        val_set = data.image_folder(root / "val", val_tf)
+        val_set = data.image_folder(root / "val", val_tf, same_classes_as=train_set)
         source = f"image folder {root}"
     else:
         load = data.mnist if args.data == "mnist" else data.cifar10

@@ -263,13 +263,29 @@ def site_banner(runs: Iterable[dict[str, Any]]) -> str:
         f" in the **{', '.join(values['profile']) or '?'}** profile on "
         f"**{', '.join(values['device']) or '?'}**; data: "
         f"{'; '.join(values['data']) or 'not recorded'}. Figures measured on the CIFAR-10 "
-        "subset or the offline stand-in are not the tutorials' figures: the "
-        "[results](results.md) page puts each beside the source's.\n```\n"
+        "subset or the offline stand-in are not the posts' figures: the "
+        "[results](results.md) page puts each beside the post's.\n```\n"
     )
 
 
+def sources_section(readme: str, pages: dict[str, str]) -> str:
+    """README's *Sources* section (the five posts and the lessons that retell each), with each
+    lesson number in the table's last column linked to its page."""
+    by_number = {stem[:2]: rel for stem, rel in pages.items()}
+
+    def link(row: re.Match[str]) -> str:
+        head, last = row[1], row[2]
+        last = re.sub(
+            r"\b(\d\d)\b", lambda m: f"[{m[1]}]({by_number[m[1]]})" if m[1] in by_number else m[1], last
+        )
+        return f"{head}|{last}|"
+
+    body = readme_section(readme, "Sources")
+    return re.sub(r"^(\|(?!\s*---).*)\|([^|\n]*)\|[ \t]*$", link, body, flags=re.M)
+
+
 def landing_page(readme: str, pages: dict[str, str], banner: str, solutions: list[dict]) -> str:
-    """index.md: what the course teaches, how to run it, the lessons and their run times."""
+    """index.md: what the course teaches, how to run it, the lessons and their run times, the posts."""
     intro = readme.split("\n## ", 1)[0]
     intro = re.sub(r"^# .*\n", "", intro).strip()
     notebooks = wide_tables(link_lessons(readme_section(readme, "The notebooks"), pages))
@@ -284,8 +300,9 @@ def landing_page(readme: str, pages: dict[str, str], banner: str, solutions: lis
         "the run named at its top.\n\n"
         f"## The lessons\n\n{notebooks}\n\n"
         + (f"## Solutions to the exercises\n\n{sols}\n" if sols else "")
-        + "## Results\n\nThe [results table](results.md) lists every headline figure "
-        "beside the source tutorial's.\n\n"
+        + "## Results\n\nThe [results page](results.md) shows each lesson's headline figures "
+        "beside the post's.\n\n"
+        + f"## Sources\n\n{wide_tables(sources_section(readme, pages))}\n\n"
         + toctree("Lessons", [p for p in pages.values()])
         + toctree("Solutions", [s["rel"] for s in solutions])
         + toctree("Results", ["results.md"])
@@ -307,7 +324,8 @@ def results_page(results_dir: Path, banner: str, prefixes: Sequence[tuple[str, s
     if written.is_file():
         text = written.read_text()
     else:
-        text = report.results_markdown(report.load_results(results_dir))
+        results, unreadable = report.read_results(results_dir)
+        text = report.results_markdown(results, unreadable=unreadable)
     title, _, body = scrub(text, prefixes).partition("\n")
     return f"{title}\n\n{banner}\n{wide_tables(body)}"
 
@@ -348,6 +366,7 @@ def executed_notebooks(notebooks: Path) -> list[tuple[Path, str]]:
 def stage(notebooks: Path, results_dir: Path, src: Path) -> dict[str, Any]:
     """Write every page's source into ``src``; returns the staged pages' facts."""
     prefixes = machine_prefixes()
+    # load_results names on stderr each file in results/ that is not a result, and goes on
     results = {r["notebook"]: r for r in report.load_results(results_dir)} if results_dir.is_dir() else {}
     staged = [
         stage_notebook(path, rel, results, src / rel, prefixes) for path, rel in executed_notebooks(notebooks)

@@ -515,3 +515,195 @@ def test_course_offline_wins_over_an_earlier_probe(monkeypatch) -> None:
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     assert data.network_available("example.org", timeout=0.5) is False
     data.network_available.cache_clear()
+
+
+# ------------------------------------------------------------ data checked before the first step (issue 24)
+def _two_class_folder(root: Path, image: Image.Image, suffix: str = ".png") -> Path:
+    """Class 'a' holds ``image`` (saved with ``suffix``), class 'b' one plain RGB picture."""
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    image.save(root / "a" / f"picture{suffix}")
+    Image.new("RGB", (4, 4), (1, 2, 3)).save(root / "b" / "plain.png")
+    return root
+
+
+def _palette(index: int, *, transparent: bool) -> Image.Image:
+    img = Image.new("P", (4, 4), index)
+    img.putpalette([0, 0, 0, 10, 20, 30, 200, 10, 10] + [0] * (3 * 253))
+    if transparent:
+        img.info["transparency"] = index
+    return img
+
+
+def _sixteen_bit(value: int) -> Image.Image:
+    return Image.fromarray(np.full((4, 4), value, dtype=np.uint16))  # PIL mode I;16
+
+
+# (image, file suffix, the RGB pixel a viewer shows); alpha is laid over white
+MODES = {
+    "1": (Image.new("1", (4, 4), 1), ".png", (255, 255, 255)),
+    "L": (Image.new("L", (4, 4), 77), ".png", (77, 77, 77)),
+    "P": (_palette(2, transparent=False), ".png", (200, 10, 10)),
+    "P transparent": (_palette(2, transparent=True), ".png", (255, 255, 255)),
+    "LA opaque": (Image.new("LA", (4, 4), (100, 255)), ".png", (100, 100, 100)),
+    "LA half": (Image.new("LA", (4, 4), (100, 128)), ".png", (177, 177, 177)),
+    "RGBA clear": (Image.new("RGBA", (4, 4), (10, 20, 30, 0)), ".png", (255, 255, 255)),
+    "RGBA half": (Image.new("RGBA", (4, 4), (10, 20, 30, 128)), ".png", (132, 137, 142)),
+    "I;16": (_sixteen_bit(200 * 257), ".png", (200, 200, 200)),
+    "I;16 tiff": (_sixteen_bit(65535), ".tiff", (255, 255, 255)),
+    "CMYK": (Image.new("CMYK", (4, 4), (0, 255, 255, 0)), ".tiff", (255, 0, 0)),
+}
+
+
+@pytest.mark.parametrize("case", list(MODES))
+def test_image_folder_reads_every_mode_as_the_picture_it_shows(tmp_path, case) -> None:
+    """torchvision's convert("RGB") clips 16-bit grey to white and shows the colour under
+    transparent pixels; data.image_folder shows what a viewer shows."""
+    image, suffix, pixel = MODES[case]
+    root = _two_class_folder(tmp_path / "photos", image, suffix)
+    with Image.open(root / "a" / f"picture{suffix}") as opened:
+        assert opened.mode == case.split()[0]  # the file really holds that mode
+    folder = data.image_folder(root)
+    picture, label = folder[0]
+    assert (picture.mode, label) == ("RGB", 0)
+    got = np.asarray(picture)
+    assert np.abs(got.astype(int) - pixel).max() <= 1, got[0, 0]  # rounding of the alpha blend
+    streamed = next(iter(data.FileStreamDataset(root)))[0]  # the stream reads the same picture
+    assert np.array_equal(np.asarray(streamed), got)
+
+
+@pytest.mark.parametrize(
+    "array, mode",
+    [(np.full((4, 4), 0.5, np.float32), "'F'"), (np.full((4, 4), 70000, np.int32), "'I'")],
+)
+def test_image_folder_refuses_pixels_without_a_known_range_by_name(tmp_path, array, mode) -> None:
+    root = _two_class_folder(tmp_path / "photos", Image.fromarray(array), ".tiff")
+    with pytest.raises(data.DataFileError) as err:
+        data.image_folder(root)
+    assert f"{root / 'a' / 'picture.tiff'}: " in str(err.value) and f"PIL mode {mode}" in str(err.value)
+    with pytest.raises(data.DataFileError, match=f"picture.tiff: .*PIL mode {mode}"):
+        data.load_rgb(root / "a" / "picture.tiff")  # also when read without the check
+
+
+def test_image_folder_turns_a_photo_as_its_exif_orientation_says(tmp_path) -> None:
+    photo = Image.new("RGB", (8, 4), (255, 0, 0))
+    photo.paste((0, 0, 255), (4, 0, 8, 4))  # left half red, right half blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display", as a phone held upright writes it
+    root = tmp_path / "photos"
+    _two_class_folder(root, Image.new("RGB", (2, 2)))
+    photo.save(root / "a" / "phone.jpg", exif=exif, quality=95)
+    picture = data.image_folder(root).loader(str(root / "a" / "phone.jpg"))
+    assert picture.size == (4, 8)  # upright, as a photo viewer shows it
+    top, bottom = np.asarray(picture)[1, 2], np.asarray(picture)[6, 2]
+    assert top[0] > 200 > top[2] and bottom[2] > 200 > bottom[0]  # red above blue
+
+
+def test_an_image_folder_with_one_class_is_refused(tmp_path) -> None:
+    root = tmp_path / "photos"
+    (root / "cat").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(root / "cat" / "1.png")
+    with pytest.raises(data.DataFileError, match=r"1 class folder\(s\) \['cat'\]; .*at least two") as err:
+        data.image_folder(root, check=False)  # the layout is checked even without opening files
+    assert str(root) in str(err.value)
+
+
+def test_an_empty_class_folder_is_refused_by_name(tmp_path) -> None:
+    root = _clean_folder(tmp_path)
+    (root / "zebra").mkdir()
+    (root / "zebra" / "notes.txt").write_text("no pictures yet")
+    with pytest.raises(data.DataFileError, match=r"class folder\(s\) \['zebra'\] hold no image"):
+        data.image_folder(root)
+
+
+def test_validation_classes_must_be_the_training_classes(tmp_path) -> None:
+    """The issue's reproduction: val/ lacks train/'s "b", so val's "c" would get label 1 ("b")."""
+    for split, names in (("train", "abc"), ("val", "ac")):
+        for name in names:
+            (tmp_path / split / name).mkdir(parents=True)
+            Image.new("RGB", (4, 4), (ord(name), 0, 0)).save(tmp_path / split / name / "1.png")
+    train = data.image_folder(tmp_path / "train")
+    with pytest.raises(data.DataFileError) as err:
+        data.image_folder(tmp_path / "val", same_classes_as=train)
+    message = str(err.value)
+    assert str(tmp_path / "val") in message and str(tmp_path / "train") in message
+    assert "lacks ['b'] and has []" in message
+    (tmp_path / "val" / "b").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "val" / "b" / "1.png")
+    val = data.image_folder(tmp_path / "val", same_classes_as=train)
+    assert val.class_to_idx == train.class_to_idx == {"a": 0, "b": 1, "c": 2}
+
+
+def _resave(folder: Path, **changes) -> Path:
+    path = folder / data.SUBSET_FILE
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays.update(changes)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"y_train": np.r_[np.arange(39) % 10, 10]}, r"y_train: 1 label\(s\) outside 0..9 .*10 at index 39"),
+        ({"y_train": np.r_[np.arange(38) % 10, -1, 0]}, r"outside 0..9 .*-1 at index 38"),
+        ({"y_train": np.arange(39) % 10}, "x_train holds 40 images but y_train 39 labels"),
+        ({"y_train": np.zeros(40, np.int64)}, "y_train: every label is 0; .*at least two classes"),
+        ({"y_train": (np.arange(40) % 10).astype(np.float32)}, "one whole number per image"),
+        ({"classes": np.array(["cat"])}, r"classes must list at least two class names, got \['cat'\]"),
+    ],
+)
+def test_an_inconsistent_subset_file_is_refused_naming_it(
+    monkeypatch, offline, fake_cifar_subset, change, message
+) -> None:
+    path = _resave(fake_cifar_subset, **change)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(fake_cifar_subset))
+    with pytest.raises(data.DataFileError, match=message) as err:
+        data.cifar10(train=True)
+    assert str(err.value).startswith(str(path))
+
+
+def test_labels_of_the_test_split_are_checked_too(monkeypatch, offline, fake_cifar_subset) -> None:
+    _resave(fake_cifar_subset, y_test=np.r_[np.arange(19) % 10, 12])
+    monkeypatch.setenv("COURSE_DATA_DIR", str(fake_cifar_subset))
+    assert len(data.cifar10(train=True)) == 40
+    with pytest.raises(data.DataFileError, match=r"y_test: 1 label\(s\) outside 0..9 .*12 at index 19"):
+        data.cifar10(train=False)
+
+
+@pytest.mark.parametrize("split", ["train", "t10k"])
+def test_idx_images_and_labels_that_disagree_name_both_files(monkeypatch, offline, fake_mnist, split) -> None:
+    from conftest import fake_images, write_idx
+
+    raw = fake_mnist / "MNIST" / "raw"
+    labels = write_idx(raw / f"{split}-labels-idx1-ubyte", fake_images(19, (1,), 5)[1])
+    monkeypatch.setenv("COURSE_DATA_DIR", str(fake_mnist))
+    for train in (True, False):  # torchvision reads all four files for either split
+        with pytest.raises(data.DataFileError) as err:
+            data.mnist(train=train)
+        images = raw / f"{split}-images-idx3-ubyte"
+        count = 30 if split == "train" else 20
+        assert str(err.value) == (
+            f"{images} holds {count} images but {labels} holds 19 labels; "
+            "the two must come from one download: replace both with a good copy"
+        )
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.r_[np.arange(29) % 10, 11], r"1 label\(s\) outside 0..9 for 10 classes .*11 at index 29"),
+        (np.full(30, 4), "every label is 4; training needs images of at least two classes"),
+    ],
+)
+def test_idx_labels_out_of_range_or_of_one_class_are_refused(
+    monkeypatch, offline, fake_mnist, labels, message
+) -> None:
+    from conftest import write_idx
+
+    bad = write_idx(fake_mnist / "MNIST" / "raw" / "train-labels-idx1-ubyte", labels)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(fake_mnist))
+    with pytest.raises(data.DataFileError, match=message) as err:
+        data.mnist(train=False)
+    assert str(err.value).startswith(f"{bad}: ")

@@ -192,12 +192,15 @@ def test_pages_load_nothing_from_other_sites(built_site: dict) -> None:
         assert remote == [], path
 
 
-def test_results_page_puts_source_figures_beside_ours(built_site: dict) -> None:
-    html = (built_site["site"] / "results.html").read_text()
-    assert "source tutorial" in html and "43.21 %" in html
-    assert "smoke · cpu · cifar10: subset</p></td>" in html  # the figures table
-    assert "cifar10: subset (cifar10_subset.npz)" in html  # the runs table
-    assert "01 solutions" in html  # make course's run time of the solutions notebook
+def test_results_page_shows_each_lessons_figures_in_words_beside_the_posts(built_site: dict) -> None:
+    page = Page(built_site["site"] / "results.html")
+    text = re.sub(r"\s+", " ", "".join(page.text)).replace("\u2019", "'")  # Sphinx's curly quotes
+    assert "Lesson 01" in text and "the post's figure" in text
+    assert "Measured in the smoke profile on cpu; data: CIFAR-10 subset (cifar10_subset.npz)." in text
+    assert re.search(r"accuracy ?43.21 %", text) and re.search(r"time to run the whole lesson ?1.5 s", text)
+    assert "test_acc" not in text  # words, not metric ids
+    assert "cifar10: subset (cifar10_subset.npz)" in text  # the runs table
+    assert "01 solutions" in text  # make course's run time of the solutions notebook
 
 
 def test_landing_page_has_the_lessons_and_how_to_run_them(built_site: dict) -> None:
@@ -210,8 +213,47 @@ def test_landing_page_has_the_lessons_and_how_to_run_them(built_site: dict) -> N
     assert len(readme_lessons) >= 9 and all(lesson in text for lesson in readme_lessons)
 
 
-def test_site_builds_in_under_a_minute(built_site: dict) -> None:
-    assert built_site["seconds"] < 60, built_site["log"]
+def test_landing_page_lists_the_five_posts_and_links_the_lessons_that_retell_them(built_site: dict) -> None:
+    html = (built_site["site"] / "index.html").read_text()
+    text = re.sub(r"\s+", " ", "".join(Page(built_site["site"] / "index.html").text))
+    assert "Sources" in text
+    for short in ("the blitz post", "the LeNet tutorial", "the LeNet experiments post", "the MNIST post"):
+        assert short in text
+    assert "Pytorch 기반 LeNet 구현 및 데이터 증식된 CIFAR10 학습해보기" in text  # the title as published
+    assert "Implementing LeNet in PyTorch and training it on augmented CIFAR-10" in text  # its gloss
+    row = re.search(r"the blitz post.*?</tr>", html, re.S)[0]
+    assert 'href="notebooks/01_alpha.html"' in row  # the lesson that retells it, linked to its page
+
+
+def test_site_builds_fast_against_sphinx_alone_in_the_same_run(built_site: dict, tmp_path: Path) -> None:
+    """make site runs no cell again: it costs a small multiple of an empty Sphinx build with the
+    same configuration, timed here (about 1x on the 2-core machine under load: 10.3 s against 10-11 s),
+    rather than an absolute limit that depends on the machine and its load."""
+    import subprocess
+    import time
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "index.md").write_text("# One page\n\nNothing else.\n")
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-c",
+            str(REPO / "docs"),
+            "-q",
+            str(tmp_path / "src"),
+            str(tmp_path / "out"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    baseline = time.perf_counter() - start
+    assert built_site["seconds"] < 3 * baseline, (built_site["seconds"], baseline, built_site["log"])
 
 
 # ---------------------------------------------------------------------- units
@@ -259,3 +301,14 @@ def test_colab_url_only_for_github(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     monkeypatch.setenv("COURSE_REPO_URL", "https://gitlab.com/me/fork")
     assert make_site.colab_url("notebooks/03_x.ipynb") is None
+
+
+def test_results_page_names_a_result_file_it_cannot_read_and_shows_the_others(tmp_path: Path) -> None:
+    results = tmp_path / "build" / "results"
+    results.mkdir(parents=True)
+    good = {"notebook": "03", "profile": "smoke", "device": "cpu", "data_source": "synthetic"}
+    (results / "03.json").write_text(json.dumps({**good, "figures": {"test_acc": 0.5}}))
+    (results / "04.json").write_text('{"notebook": "04", "figures": ')  # cut off
+    page = make_site.results_page(results, "", prefixes=[])
+    assert "### Lesson 03" in page and "| test accuracy of the blitz network | 50.00 % |" in page
+    assert "- `results/04.json`: not readable as JSON (Expecting value" in page

@@ -93,18 +93,37 @@ def run_stamp(seconds: float, error: str | None) -> dict[str, Any]:
     }
 
 
+class NotebookError(ValueError):
+    """A notebook given to ``report run`` cannot be read; nothing was run."""
+
+
+def read_all(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, Any]]:
+    """Read every notebook before anything runs or any result is deleted; raise :class:`NotebookError`."""
+    import nbformat
+
+    notebooks = []
+    for path in map(Path, paths):
+        try:
+            notebooks.append((path, nbformat.read(path, as_version=4)))
+        except (OSError, ValueError) as err:
+            raise NotebookError(
+                f"{path}: not a readable notebook ({type(err).__name__}: {err}); nothing was run "
+                "and no result deleted: check the path"
+            ) from err
+    return notebooks
+
+
 def execute_all(
-    paths: Sequence[str | os.PathLike], *, build: Path, timeout: int = -1
+    notebooks: Sequence[tuple[Path, Any]], *, build: Path, timeout: int = -1
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """Execute each notebook and write its stamped copy under ``build``; ({key: seconds}, {key: error}).
+    """Execute each read notebook and write its stamped copy under ``build``; ({key: seconds}, {key: error}).
 
     A failing notebook does not stop the others.
     """
     import nbformat
 
     wall, failed = {}, {}
-    for path in map(Path, paths):
-        nb = nbformat.read(path, as_version=4)
+    for path, nb in notebooks:
         start, key = time.perf_counter(), notebook_key(path)
         error = execute_notebook(nb, path, timeout=timeout)
         wall[key] = time.perf_counter() - start

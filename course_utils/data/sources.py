@@ -11,19 +11,21 @@ For ``cifar10`` and ``mnist`` the sources are tried in this order:
 A source counts as present when its files exist. Files that exist but are damaged
 raise :class:`DataFileError` naming the file: the fallback is only for absent data.
 """
+
 from __future__ import annotations
 
 import os
 import socket
 import threading
 import warnings
-from functools import lru_cache
+from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from torch.utils.data import Dataset
 
-from .formats import SUBSET_FILE, ArrayImageDataset, DataFileError, check_idx_file, load_cifar10_subset
+from .formats import SUBSET_FILE, ArrayImageDataset, DataFileError, check_idx_pair, load_cifar10_subset
 from .standins import synthetic_cifar10, synthetic_mnist
 
 DOWNLOAD_HOSTS = {"cifar10": "www.cs.toronto.edu", "mnist": "ossci-datasets.s3.amazonaws.com"}
@@ -50,8 +52,10 @@ def local_data_dir() -> Path | None:
         return None
     path = Path(env).expanduser()
     if not path.is_dir():
-        warnings.warn(f"COURSE_DATA_DIR={env!r} is not a folder ({path.resolve()}); "
-                      "trying the next data source", stacklevel=4)
+        warnings.warn(
+            f"COURSE_DATA_DIR={env!r} is not a folder ({path.resolve()}); trying the next data source",
+            stacklevel=4,
+        )
         return None
     return path
 
@@ -68,7 +72,7 @@ def network_available(host: str, *, timeout: float = NETWORK_TIMEOUT_S) -> bool:
     return _probe(host, timeout)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _probe(host: str, timeout: float) -> bool:
     """One connection attempt to ``host``:443 in a daemon thread, at most ``timeout`` seconds."""
     result: list[bool] = []
@@ -96,12 +100,16 @@ def torchvision_files(name: str, root: Path) -> list[tuple[Path, str | None]]:
 
     if name == "mnist":
         raw = root / "MNIST" / "raw"
-        return [(raw / f"{split}-{kind}", None) for split in ("train", "t10k")
-                for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")]
+        return [
+            (raw / f"{split}-{kind}", None)
+            for split in ("train", "t10k")
+            for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")
+        ]
     cls = datasets.CIFAR10
     folder = root / cls.base_folder
     return [(folder / file, md5) for file, md5 in [*cls.train_list, *cls.test_list]] + [
-        (folder / cls.meta["filename"], cls.meta["md5"])]
+        (folder / cls.meta["filename"], cls.meta["md5"])
+    ]
 
 
 def _tv_class(name: str) -> type:
@@ -128,18 +136,24 @@ def _load_torchvision(name: str, root: Path, *, train: bool) -> Dataset:
     fix = "delete it so that it is downloaded again, or replace it with a good copy"
     missing = [path for path, _ in files if not path.is_file()]
     if missing:
-        raise DataFileError(f"{missing[0]} is missing while other {name} files are in "
-                            f"{missing[0].parent}; add it, or remove the folder to use the next data source")
-    if name == "mnist":
-        for path, _ in files:
-            check_idx_file(path)
+        raise DataFileError(
+            f"{missing[0]} is missing while other {name} files are in "
+            f"{missing[0].parent}; add it, or remove the folder to use the next data source"
+        )
+    if name == "mnist":  # torchvision reads all four files, whichever split is asked for
+        paths = [path for path, _ in files]
+        check_idx_pair(paths[0], paths[1], n_classes=len(cls.classes), training=True)
+        check_idx_pair(paths[2], paths[3], n_classes=len(cls.classes), training=False)
     try:
         ds = cls(root=str(root), train=train, download=False)
     except Exception as err:  # noqa: BLE001 - torchvision raises many types on bad files
         bad = [path for path, md5 in files if md5 and not check_integrity(str(path), md5)]
-        raise DataFileError(f"{bad[0]}: its MD5 checksum is not torchvision's (damaged or truncated); {fix}"
-                            if bad else f"{root}: torchvision's {cls.__name__} cannot read its files "
-                            f"there: {type(err).__name__}: {err}") from err
+        raise DataFileError(
+            f"{bad[0]}: its MD5 checksum is not torchvision's (damaged or truncated); {fix}"
+            if bad
+            else f"{root}: torchvision's {cls.__name__} cannot read its files "
+            f"there: {type(err).__name__}: {err}"
+        ) from err
     ds.source = "torchvision"
     return ds
 
@@ -160,29 +174,36 @@ def candidates(name: str, *, train: bool, root: str | os.PathLike | None = None)
     if any(path.exists() for path, _ in torchvision_files(name, base)):
         yield f"torchvision ({base})", lambda: _load_torchvision(name, base, train=train)
     elif network_available(DOWNLOAD_HOSTS[name]):
-        yield (f"torchvision (download to {base})",
-               lambda: _download(name, base, train=train))
+        yield (f"torchvision (download to {base})", lambda: _download(name, base, train=train))
     local = local_data_dir()
     if local is not None:
         if any(path.exists() for path, _ in torchvision_files(name, local)):
             yield f"torchvision ({local})", lambda: _load_torchvision(name, local, train=train)
         elif name == "cifar10" and (local / SUBSET_FILE).is_file():
-            yield f"subset ({local / SUBSET_FILE})", lambda: ArrayImageDataset(
-                *load_cifar10_subset(local / SUBSET_FILE, train=train), source="subset")
+            yield (
+                f"subset ({local / SUBSET_FILE})",
+                lambda: ArrayImageDataset(
+                    *load_cifar10_subset(local / SUBSET_FILE, train=train), source="subset"
+                ),
+            )
     yield SYNTHETIC, lambda: _stand_in(name, train, base)
 
 
 def _stand_in(name: str, train: bool, base: Path) -> Dataset:
     """The generated stand-in, announced with what was tried and how to get the real data."""
     offline = "" if network_available(DOWNLOAD_HOSTS[name]) else " (offline, no download)"
-    tried = [f"torchvision files in {base}{offline}",
-             f"COURSE_DATA_DIR={os.environ.get('COURSE_DATA_DIR', '(unset)')}"]
+    tried = [
+        f"torchvision files in {base}{offline}",
+        f"COURSE_DATA_DIR={os.environ.get('COURSE_DATA_DIR', '(unset)')}",
+    ]
     warnings.warn(
         f"{name}: real data not found (tried: {'; '.join(tried)}). Using a generated OFFLINE "
         f"STAND-IN (synthetic data), so accuracies are not comparable with the tutorials'. To use "
         f"the real data, run once with internet access (torchvision downloads it to "
         f"{default_root()}), or set COURSE_DATA_DIR to a folder with MNIST/raw or {SUBSET_FILE}.",
-        OfflineDataWarning, stacklevel=6)
+        OfflineDataWarning,
+        stacklevel=6,
+    )
     return STAND_INS[name](train=train)
 
 
@@ -204,14 +225,16 @@ def _load(name: str, train: bool, transform: Callable | None, root: Any) -> Data
     return ds
 
 
-def cifar10(train: bool = True, transform: Callable | None = None,
-            root: str | os.PathLike | None = None) -> Dataset:
+def cifar10(
+    train: bool = True, transform: Callable | None = None, root: str | os.PathLike | None = None
+) -> Dataset:
     """CIFAR-10 from the first available source (torchvision, local subset, stand-in)."""
     return _load("cifar10", train, transform, root)
 
 
-def mnist(train: bool = True, transform: Callable | None = None,
-          root: str | os.PathLike | None = None) -> Dataset:
+def mnist(
+    train: bool = True, transform: Callable | None = None, root: str | os.PathLike | None = None
+) -> Dataset:
     """MNIST from the first available source (torchvision, local raw files, stand-in)."""
     return _load("mnist", train, transform, root)
 

@@ -3,6 +3,7 @@
 Both are learnable but not trivial; their ``.source`` is ``"synthetic"``, and the
 banner (``describe_source``) says ``synthetic (offline stand-in)``.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -12,33 +13,43 @@ from PIL import Image
 
 from .formats import ArrayImageDataset
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 LABEL_NOISE = 0.3  # the share of CIFAR-10 stand-in images with a random label
-MNIST_CLASSES = ("0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
-                 "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine")
+MNIST_CLASSES = (
+    "0 - zero",
+    "1 - one",
+    "2 - two",
+    "3 - three",
+    "4 - four",
+    "5 - five",
+    "6 - six",
+    "7 - seven",
+    "8 - eight",
+    "9 - nine",
+)
 
 
 def _shape(cls: int, yy: np.ndarray, xx: np.ndarray, size: np.ndarray) -> np.ndarray:
     """Boolean mask of class ``cls``'s shape on centred coordinates, for the CIFAR-10 stand-in."""
-    r = np.sqrt(xx ** 2 + yy ** 2)
+    r = np.sqrt(xx**2 + yy**2)
     bar = size * 0.25
     return [
-        lambda: (np.abs(yy) < bar) & (np.abs(xx) < size * 1.2),                   # wide bar
-        lambda: (np.abs(yy) < size * 0.8) & (np.abs(xx) < size * 0.8),            # square
-        lambda: r < size * 0.6,                                                   # disc
-        lambda: (yy > -size) & (yy < size) & (np.abs(xx) < (yy + size) * 0.5),     # triangle
-        lambda: (np.abs(xx) < bar) & (np.abs(yy) < size * 1.2),                   # tall bar
-        lambda: (r > size * 0.6) & (r < size),                                    # ring
-        lambda: ((np.abs(xx) < bar) | (np.abs(yy) < bar)) & (r < size * 1.2),     # plus
-        lambda: (np.abs(xx - yy) < size * 0.35) & (r < size * 1.3),               # diagonal
-        lambda: (np.sin(yy * 1.6) > 0.2) & (r < size * 1.3),                      # stripes
+        lambda: (np.abs(yy) < bar) & (np.abs(xx) < size * 1.2),  # wide bar
+        lambda: (np.abs(yy) < size * 0.8) & (np.abs(xx) < size * 0.8),  # square
+        lambda: r < size * 0.6,  # disc
+        lambda: (yy > -size) & (yy < size) & (np.abs(xx) < (yy + size) * 0.5),  # triangle
+        lambda: (np.abs(xx) < bar) & (np.abs(yy) < size * 1.2),  # tall bar
+        lambda: (r > size * 0.6) & (r < size),  # ring
+        lambda: ((np.abs(xx) < bar) | (np.abs(yy) < bar)) & (r < size * 1.2),  # plus
+        lambda: (np.abs(xx - yy) < size * 0.35) & (r < size * 1.3),  # diagonal
+        lambda: (np.sin(yy * 1.6) > 0.2) & (r < size * 1.3),  # stripes
         lambda: ((np.floor(xx / 4) + np.floor(yy / 4)) % 2 == 0) & (r < size * 1.3),  # checkers
     ][cls]()
 
 
-def _cifar_masks(label: np.ndarray, rng: np.random.Generator, *, shift: float,
-                 size: tuple[float, float]) -> np.ndarray:
+def _cifar_masks(
+    label: np.ndarray, rng: np.random.Generator, *, shift: float, size: tuple[float, float]
+) -> np.ndarray:
     """``(n, 32, 32, 1)`` masks: each image's class shape at a random place and size."""
     n, grid = len(label), np.arange(32, dtype=np.float32)
     centre = 15.5 + rng.uniform(-shift, shift, size=(n, 2)).astype(np.float32)
@@ -52,8 +63,9 @@ def _cifar_masks(label: np.ndarray, rng: np.random.Generator, *, shift: float,
     return masks[..., None]
 
 
-def synthetic_cifar10(*, train: bool, n: int | None = None, seed: int = 0,
-                      label_noise: float = LABEL_NOISE) -> ArrayImageDataset:
+def synthetic_cifar10(
+    *, train: bool, n: int | None = None, seed: int = 0, label_noise: float = LABEL_NOISE
+) -> ArrayImageDataset:
     """A 32x32 RGB stand-in for CIFAR-10: one shape per class, random colours, places and sizes.
 
     Like CIFAR-10 it cannot be learned perfectly: a share ``label_noise`` of the images get
@@ -100,7 +112,7 @@ def synthetic_mnist(*, train: bool, n: int | None = None, seed: int = 0) -> Arra
     rng.shuffle(label)
     glyphs = _digit_glyphs()[label]
     shifts = rng.integers(-3, 4, size=(n, 2))
-    img = np.stack([np.roll(g, tuple(s), axis=(0, 1)) for g, s in zip(glyphs, shifts)])
+    img = np.stack([np.roll(g, tuple(s), axis=(0, 1)) for g, s in zip(glyphs, shifts, strict=True)])
     img = img * rng.uniform(0.7, 1.0, size=(n, 1, 1)) + rng.normal(0, 0.08, size=img.shape)
     data = (np.clip(img, 0, 1) * 255).astype(np.uint8)
     return ArrayImageDataset(data, label, MNIST_CLASSES, source="synthetic")

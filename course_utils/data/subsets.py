@@ -2,10 +2,12 @@
 
 :func:`see_through` is the one place that looks inside (nested) ``Subset`` wrappers.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,8 +64,8 @@ def _balanced_indices(targets: np.ndarray, n: int, seed: int) -> np.ndarray:
     pools = [rng.permutation(np.flatnonzero(targets == c)) for c in np.unique(targets)]
     quota = np.full(len(pools), n // len(pools))
     quota[rng.permutation(len(pools))[: n % len(pools)]] += 1
-    chosen = [pool[:q] for pool, q in zip(pools, quota)]
-    rest = np.concatenate([pool[q:] for pool, q in zip(pools, quota)])
+    chosen = [pool[:q] for pool, q in zip(pools, quota, strict=True)]
+    rest = np.concatenate([pool[q:] for pool, q in zip(pools, quota, strict=True)])
     short = n - sum(len(c) for c in chosen)  # classes too small for their quota
     chosen.append(rng.permutation(rest)[:short])
     return np.sort(np.concatenate(chosen).astype(np.int64))
@@ -76,8 +78,7 @@ def select(dataset: Dataset, indices: Sequence[int]) -> Dataset:
     if data is not None and targets is not None:
         out = copy.copy(dataset)
         out.data = data[torch.as_tensor(idx)] if torch.is_tensor(data) else data[idx]
-        out.targets = (targets[torch.as_tensor(idx)] if torch.is_tensor(targets)
-                       else [targets[i] for i in idx])
+        out.targets = targets[torch.as_tensor(idx)] if torch.is_tensor(targets) else [targets[i] for i in idx]
         return out
     if hasattr(dataset, "samples"):
         out = copy.copy(dataset)

@@ -9,12 +9,13 @@ pipeline (:meth:`AugmentSpec.transforms`), drives ``data.BatchAugment``
 ``references/classification/presets.py`` does, and :func:`preset` names the
 sources' pipelines.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,11 +28,16 @@ HALF = (0.5, 0.5, 0.5)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 Range = tuple[float, float]
-Strength = Union[float, Range, None]
+Strength = float | Range | None
 
 
-def channel_stats(values: Sequence[float] | np.ndarray | torch.Tensor | None, channels: int, *,
-                  name: str = "mean", device: torch.device | str | None = None) -> torch.Tensor:
+def channel_stats(
+    values: Sequence[float] | np.ndarray | torch.Tensor | None,
+    channels: int,
+    *,
+    name: str = "mean",
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """Per-channel ``values`` as a float32 ``(1, C, 1, 1)`` tensor; None means :data:`HALF`.
 
     One value, or equal values, serve any number of channels; other lengths that differ
@@ -61,8 +67,11 @@ def spread(value: Strength | bool, name: str, *, centre: float) -> Range | None:
     if isinstance(value, (int, float, np.number)):
         if value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
-        return None if value == 0 else (max(0.0, centre - float(value)) if centre else -float(value),
-                                        centre + float(value))
+        return (
+            None
+            if value == 0
+            else (max(0.0, centre - float(value)) if centre else -float(value), centre + float(value))
+        )
     lo, hi = (float(v) for v in value)
     if lo > hi:
         raise ValueError(f"{name} needs min <= max, got ({lo}, {hi})")
@@ -99,12 +108,21 @@ class AugmentSpec:
     saturation: Strength = 0.2
 
     #: torchvision transform -> the fields it uses, in the pipeline's order
-    GROUPS = {"RandomHorizontalFlip": ("hflip",), "RandomRotation": ("degrees",),
-              "RandomAffine": ("shear", "scale"),
-              "ColorJitter": ("brightness", "contrast", "saturation")}
+    GROUPS = {
+        "RandomHorizontalFlip": ("hflip",),
+        "RandomRotation": ("degrees",),
+        "RandomAffine": ("shear", "scale"),
+        "ColorJitter": ("brightness", "contrast", "saturation"),
+    }
     #: the neutral value of each range field (0 degrees, factor 1)
-    CENTRE = {"degrees": 0.0, "shear": 0.0, "scale": 1.0,
-               "brightness": 1.0, "contrast": 1.0, "saturation": 1.0}
+    CENTRE = {
+        "degrees": 0.0,
+        "shear": 0.0,
+        "scale": 1.0,
+        "brightness": 1.0,
+        "contrast": 1.0,
+        "saturation": 1.0,
+    }
 
     def __post_init__(self) -> None:
         hflip = 0.5 if self.hflip is True else float(self.hflip or 0.0)
@@ -116,8 +134,13 @@ class AugmentSpec:
             if name == "scale" and value is not None and isinstance(value, (int, float)):
                 raise ValueError(f"scale is a (min, max) pair, got {value}")
             off = spread(value, name, centre=centre) is None
-            clean = None if off else float(value) if isinstance(value, (int, float, np.number)) \
+            clean = (
+                None
+                if off
+                else float(value)
+                if isinstance(value, (int, float, np.number))
                 else tuple(float(v) for v in value)
+            )
             object.__setattr__(self, name, clean)
 
     @classmethod
@@ -181,12 +204,18 @@ def _check_keys(keys: Any) -> None:
     unknown = sorted(set(keys) - set(STATE_KEYS))
     if unknown:
         raise ValueError(f"unknown state key(s) {unknown}; known: {', '.join(STATE_KEYS)}")
-FLIP_ONLY = AugmentSpec(degrees=None, shear=None, scale=None,
-                        brightness=None, contrast=None, saturation=None)
 
 
-def pipeline(*, resize: int | None = None, augment: AugmentSpec | None = None,
-             mean: Sequence[float] | None = HALF, std: Sequence[float] = HALF) -> Callable:
+FLIP_ONLY = AugmentSpec(degrees=None, shear=None, scale=None, brightness=None, contrast=None, saturation=None)
+
+
+def pipeline(
+    *,
+    resize: int | None = None,
+    augment: AugmentSpec | None = None,
+    mean: Sequence[float] | None = HALF,
+    std: Sequence[float] = HALF,
+) -> Callable:
     """``Resize``, the augmentation, ``ToTensor`` and ``Normalize(mean, std)``, each when given.
 
     ``resize`` makes images ``resize x resize``; ``mean=None`` leaves ToTensor's [0, 1].
