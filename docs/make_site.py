@@ -30,6 +30,7 @@ REPO = DOCS.parent
 sys.path.insert(0, str(REPO))  # course_utils from this checkout, installed or not
 
 from course_utils import report  # noqa: E402
+from course_utils.course import results as results_view  # noqa: E402
 
 # The repository that Colab opens and the notebook links point to: $COURSE_REPO_URL, the same
 # setting the notebooks' first cell installs the course from, or this default.
@@ -195,7 +196,7 @@ def run_of(nb: dict[str, Any], result: dict[str, Any] | None) -> dict[str, Any]:
         run.update(
             profile=result["profile"],
             device=result["device"],
-            data=report.short_source(result["data_source"]),
+            data=results_view.short_source(result["data_source"]),
             date=str(result.get("recorded_at", ""))[:10],
         )
     return {k: v for k, v in run.items() if v}
@@ -325,7 +326,7 @@ def results_page(results_dir: Path, banner: str, prefixes: Sequence[tuple[str, s
         text = written.read_text()
     else:
         results, unreadable = report.read_results(results_dir)
-        text = report.results_markdown(results, unreadable=unreadable)
+        text = results_view.results_markdown(results, unreadable=unreadable)
     title, _, body = scrub(text, prefixes).partition("\n")
     return f"{title}\n\n{banner}\n{wide_tables(body)}"
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from course_utils import config, report
+from course_utils.course import results as results_page
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def test_results_show_each_lessons_headlines_in_words_beside_the_posts() -> None
         },
     ]
     wall, failed = {"03": 8.4, "04": 2.0}, {"04": "cell 3: ValueError: bad"}
-    text = report.results_table(results, wall, failed)
+    text = results_page.results_table(results, wall, failed)
     lesson = {part.split("\n", 1)[0]: part for part in text.split("### Lesson ")[1:]}
     assert lesson["03"].splitlines()[2:7] == [
         "Measured in the **quick** profile on **cpu**; data: CIFAR-10 subset (cifar10_subset.npz).",
@@ -93,29 +94,29 @@ def test_results_show_each_lessons_headlines_in_words_beside_the_posts() -> None
     figures = text[: text.index("## Runs")]
     for raw_id in ("images_per_s_0_workers", "mean_r", "test_acc", "count", "/home/me"):
         assert raw_id not in figures  # words and units only; internal figures stay in the JSON
-    assert report.runs_table(results, wall, failed).splitlines()[2:] == [
+    assert results_page.runs_table(results, wall, failed).splitlines()[2:] == [
         "| 01 | smoke | cuda | cifar10: subset (cifar10_subset.npz), mnist: synthetic (offline stand-in) "
         "| - | - | ok |",
         "| 02 | smoke | cpu | cifar10: subset (cifar10_subset.npz) | - | - | ok |",
         "| 03 | quick | cpu | cifar10: subset (cifar10_subset.npz) | 2026-11-30 10:00 | 8 s | ok |",
         "| 04 | - | - | - | - | 2 s | FAILED: cell 3: ValueError: bad |",
     ]
-    assert text.index("## Figures") < text.index(report.RESULTS_NOTE) < text.index("## Runs")
+    assert text.index("## Figures") < text.index(results_page.RESULTS_NOTE) < text.index("## Runs")
 
 
 def test_a_new_lesson_shows_its_accuracies_and_times_in_words_and_the_post_figures_have_rows() -> None:
     """A lesson without a HEADLINES entry (a new one) shows its accuracies, times and speeds in words."""
-    rows = report.headlines_of("42", {"plain_val_acc": 0.5, "warmup_seconds": 2.0, "ratio": 3.0})
+    rows = results_page.headlines_of("42", {"plain_val_acc": 0.5, "warmup_seconds": 2.0, "ratio": 3.0})
     assert [(h.words, h.unit) for h in rows] == [
         ("plain validation accuracy", "%"),
         ("warmup time", "s"),
     ]
-    rows = report.headlines_of("03", {"test_acc": 0.3, "train_acc": 0.4, "mean_r": 0.5})  # a new figure
+    rows = results_page.headlines_of("03", {"test_acc": 0.3, "train_acc": 0.4, "mean_r": 0.5})  # a new figure
     assert [h.words for h in rows] == ["test accuracy of the blitz network", "train accuracy"]
-    names = [n for rows in report.HEADLINES.values() for h in rows for n in h.names if n != "seconds"]
+    names = [n for rows in results_page.HEADLINES.values() for h in rows for n in h.names if n != "seconds"]
     assert len(names) == len(set(names))  # no lesson's figure shown twice
-    for (nb_id, name), figure in report.SOURCE_FIGURES.items():
-        assert any(name in h.names for h in report.HEADLINES[nb_id]), (nb_id, name)
+    for (nb_id, name), figure in results_page.SOURCE_FIGURES.items():
+        assert any(name in h.names for h in results_page.HEADLINES[nb_id]), (nb_id, name)
         assert "epoch" in figure.where
 
 
@@ -133,7 +134,7 @@ def test_a_new_lesson_shows_its_accuracies_and_times_in_words_and_the_post_figur
     ],
 )
 def test_format_value_in_units(value: float, unit: str, text: str) -> None:
-    assert report.format_value(value, unit) == text
+    assert results_page.format_value(value, unit) == text
 
 
 @pytest.mark.parametrize(
@@ -149,7 +150,7 @@ def test_format_value_in_units(value: float, unit: str, text: str) -> None:
     ],
 )
 def test_short_source_names_no_machine_path(source: str, short: str) -> None:
-    assert report.short_source(source) == short
+    assert results_page.short_source(source) == short
 
 
 @pytest.mark.parametrize("bad_id", ["../../etc", "/tmp/evil", "..", ".", "", "a/b", "a\\b", " 03"])
@@ -275,7 +276,7 @@ def test_run_notebooks_goes_on_after_a_failure_and_writes_the_table(build: Path,
     table, failed = report.run_notebooks([bad, good])
     assert failed == {"11": "cell 1: ValueError: broken on purpose"}
     text = table.read_text()
-    assert text.startswith("# Course results\n\n## Figures\n\n" + report.RESULTS_NOTE)
+    assert text.startswith("# Course results\n\n## Figures\n\n" + results_page.RESULTS_NOTE)
     assert "### Lesson 10\n\nMeasured in the **smoke** profile on **cpu**; data: synthetic." in text
     assert "| accuracy | 50.00 % | — |" in text
     assert "### Lesson 11\n\n**Failed** at cell 1: ValueError: broken on purpose\n" in text
@@ -480,7 +481,7 @@ def test_the_attribution_check_flags_exactly_the_wrong_figures(
 
 def test_every_source_figure_is_in_its_post(posts: list[Post]) -> None:
     by_short = {p.short: p for p in posts}
-    for (nb_id, name), figure in report.SOURCE_FIGURES.items():
+    for (nb_id, name), figure in results_page.SOURCE_FIGURES.items():
         post = by_short[figure.post]  # a post's short name, as the sources' README gives it
         assert in_post(figure.text, post), (nb_id, name, figure)
         assert nb_id in post.lessons, f"{figure.post} is not retold by lesson {nb_id}"

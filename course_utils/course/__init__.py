@@ -8,7 +8,9 @@ the maintainers:
 * ``exercises_01_05.py``, ``exercises_06_09.py``: the judges, one section per lesson;
 * :mod:`.tables`: ``show`` and the per-lesson table rows;
 * :mod:`.runner`: the notebook runner behind ``make course``
-  (``python -m course_utils.report run``).
+  (``python -m course_utils.report run``);
+* :mod:`.results`: the results page (``build/results.md``, the site's page): each lesson's
+  headline figures in words and units, beside the posts' figures.
 
 Adding a lesson's exercise checks: write ``exercises_NN.py`` here, beginning with
 ``from .check import Verdict, as_fraction, as_whole_number, register``, decorate each
