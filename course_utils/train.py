@@ -60,6 +60,11 @@ from .train_args import (  # noqa: F401  the constants and the parser are re-exp
     with_epochs,
 )
 
+JOIN = (
+    "cannot join the process group that RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT describe "
+    "({err}): start the script with torchrun, or unset them to train in one process"
+)
+
 
 class UsageError(Exception):
     """A command line, data or --out that cannot work, found before anything is written (exit 2)."""
@@ -193,11 +198,7 @@ def run(
     resume = (args.resume or ctx.restart_count > 0) and path.is_file()
     saved = read_checkpoint(path) if resume else None
     log = settings_log(args, ctx.world_size, saved)
-    # built as the checkpoint's was (so loading it warns of no other rate); --override wins after
-    settings = (saved.get("settings") or [{}])[-1] if saved else {}
-    before = argparse.Namespace(**{**vars(args), "lr": settings.get("lr", args.lr)})
-    before.momentum = settings.get("momentum", args.momentum)
-    optimizer = make_optimizer(before, model.parameters())
+    optimizer = make_optimizer(args, model.parameters())
     _apply_after_loading(optimizer, args)
     first_epoch = saved["epoch"] + 1 if saved else 1
     train, val = _loaders(args, ctx, train_set, val_set, first_epoch)
@@ -384,17 +385,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     with lock:
         try:
             ctx = distributed.start(cuda=not args.cpu)
-            try:
-                with tempfile.TemporaryDirectory(prefix=f"course_train_rank{ctx.rank}_") as scratch:
-                    history, log = run(args, ctx, train_set, val_set, Path(scratch))
-                if ctx.is_main:
-                    sizes, seconds = (len(train_set), len(val_set)), time.perf_counter() - start_time
-                    save_outputs(args, history, result_of(args, ctx, history, log, source, sizes, seconds))
-            finally:
-                distributed.stop(ctx)
+        except (RuntimeError, ValueError) as err:  # e.g. launcher variables left from another session
+            _say(parser, RuntimeError(JOIN.format(err=err)), rank)
+            return 1
+        try:
+            with tempfile.TemporaryDirectory(prefix=f"course_train_rank{ctx.rank}_") as scratch:
+                history, log = run(args, ctx, train_set, val_set, Path(scratch))
+            if ctx.is_main:
+                sizes, seconds = (len(train_set), len(val_set)), time.perf_counter() - start_time
+                save_outputs(args, history, result_of(args, ctx, history, log, source, sizes, seconds))
         except (CheckpointError, data.DataFileError, OSError, FloatingPointError) as err:
             _say(parser, err, rank)
             return 1
+        finally:
+            distributed.stop(ctx)
     return 0
 
 

@@ -387,3 +387,17 @@ def test_a_full_disk_while_training_is_one_line_naming_the_file_and_exit_1(
         "python -m course_utils.train: error: [Errno 28] No space left on device: "
         f"'{tmp_path / 'checkpoint.pt'}'\n"
     )
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_process_group_that_cannot_be_joined_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """All four launcher variables left in the environment, one of them unusable: was a traceback."""
+    launched(monkeypatch, rank=0, world=1)
+    monkeypatch.setenv("MASTER_PORT", "not-a-port")
+    monkeypatch.delenv("TORCHELASTIC_USE_AGENT_STORE", raising=False)
+    assert train.main([*TINY, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error: cannot join the process group that RANK, WORLD_SIZE" in err
+    assert "start the script with torchrun, or unset them to train in one process" in err
