@@ -6,8 +6,8 @@ Run with the interpreter of the environment built from ``.ci/colab-pins.txt``. F
 distinct first code cell (every notebook's is ``tests/nbtools.py``'s ``bootstrap()``, so
 usually one) it
 
-1. puts the environment back to Colab's packages: uninstalls whatever the pins file does not
-   list (course-utils and torchinfo, from an earlier run);
+1. puts the environment back to Colab's packages as pinned: uninstalls what the pins file does
+   not list (course-utils and torchinfo, from an earlier run), reinstalls what differs;
 2. runs the cell in IPython, as Colab's kernel does (``%pip`` included), with
    ``COURSE_REPO_URL=file://<this checkout>``: pip installs ``git+file://...``, the checkout's
    committed HEAD, exactly as a learner's cell installs from GitHub;
@@ -51,10 +51,23 @@ def freeze() -> dict[str, str]:
     return {canonical(re.split(r"\s*(==|@)\s*", line, maxsplit=1)[0]): line for line in lines}
 
 
-def pinned() -> set[str]:
-    """The distribution names ``.ci/colab-pins.txt`` lists."""
+def pinned() -> dict[str, str]:
+    """``{name: name==version}`` as ``.ci/colab-pins.txt`` lists them."""
     lines = PINS.read_text(encoding="utf-8").splitlines()
-    return {canonical(line.split("==")[0]) for line in lines if "==" in line and not line.startswith("#")}
+    pins = [line.split("#")[0].strip() for line in lines if "==" in line and not line.startswith("#")]
+    return {canonical(pin.split("==")[0]): pin for pin in pins}
+
+
+def restore() -> None:
+    """Colab's packages as pinned: uninstall what is not pinned, reinstall what differs."""
+    pins, now = pinned(), freeze()
+    extra = sorted(set(now) - set(pins))
+    if extra:
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--yes", "--quiet", *extra], check=True)
+    differ = [pin for name, pin in pins.items() if canonical(now.get(name, "")) != canonical(pin)]
+    if differ:
+        print(f"colab: putting back Colab's {', '.join(differ)}")
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *differ], check=True)
 
 
 def first_cell(path: Path) -> str:
@@ -65,9 +78,7 @@ def first_cell(path: Path) -> str:
 
 def run_bootstrap(source: str) -> tuple[str, dict[str, str], dict[str, str]]:
     """Run one bootstrap cell from a clean Colab state; its output and the freezes around it."""
-    extra = sorted(set(freeze()) - pinned())
-    if extra:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--yes", "--quiet", *extra], check=True)
+    restore()
     before = freeze()
     with tempfile.TemporaryDirectory() as tmp:
         cell = Path(tmp, "bootstrap.py")
