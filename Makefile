@@ -100,6 +100,18 @@ test-oldest: $(OLDEST)
 	@test -n "$(PYTHON_OLDEST)" || { echo "make test-oldest needs Python $(OLDEST_PY_VERSION) (see above)" >&2; exit 2; }
 	$(MAKE) test VENV=.venv-oldest CONSTRAINTS=$(OLDEST) PYTHON=$(PYTHON_OLDEST)
 
+# Numerical claims on other CPUs: the unit tests that assert numerical equalities, once with each
+# of torch's portable CPU kernel sets (ATEN_CPU_CAPABILITY=default, no SIMD, as on a CPU without
+# AVX2; and avx2) instead of the machine's own (AVX-512 on the CI machine). README gives the time.
+KERNEL_TESTS ?= tests/test_engine.py tests/test_checkpoint.py tests/test_distributed.py \
+    tests/test_device_data.py tests/test_metrics.py tests/test_models.py
+test-kernels: $(STAMP)
+	for cap in default avx2; do \
+	    echo "test-kernels: ATEN_CPU_CAPABILITY=$$cap"; \
+	    ATEN_CPU_CAPABILITY=$$cap $(SMOKE) $(PY) -m pytest $(KERNEL_TESTS) -p no:cacheprovider -q $(PYTEST_ARGS) \
+	        || exit 1; \
+	done
+
 # An emulated Colab (README, "Colab"): Colab's Python 3.13 and its releases of everything the course
 # and its tests import (.ci/colab-pins.txt, from googlecolab/backend-info), in .venv-colab (about
 # 5 GB: PyPI's torch 2.11.0 brings its CUDA libraries). Then (1) every notebook's real first cell,

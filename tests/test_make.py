@@ -213,3 +213,31 @@ def test_oldest_constraints_pin_every_floor_of_pyproject(tmp_path) -> None:
 
 if __name__ == "__main__":
     print(torch_only_env(Path(sys.argv[1]), with_pip=True))
+
+
+def test_environment_yml_makefile_and_ci_describe_the_same_environments() -> None:
+    """environment.yml is `make setup`'s .venv (Python, extras, pins); CI runs the matrix README gives:
+    the default Python for make test, 3.13 for test-colab, the oldest declared Python for test-oldest."""
+    yaml = pytest.importorskip("yaml")  # PyYAML comes with jupyter-events (the lab extra)
+
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    extras = re.search(r"^EXTRAS \?= (\S+)$", makefile, re.MULTILINE).group(1)
+    constraints = re.search(r"^CONSTRAINTS \?= (\S+)$", makefile, re.MULTILINE).group(1)
+    conda = yaml.safe_load((REPO / "environment.yml").read_text(encoding="utf-8"))["dependencies"]
+    pip_lines = next(d["pip"] for d in conda if isinstance(d, dict))
+    assert pip_lines == [f"-c {constraints}", f'-e ".[{extras}]"']
+    jobs = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))["jobs"]
+
+    def pythons(job: str) -> list[str]:
+        setup = next(s for s in jobs[job]["steps"] if s.get("uses", "").startswith("actions/setup-python"))
+        return str(setup["with"]["python-version"]).split()
+
+    default = f"python={pythons('test')[-1]}"
+    assert default in conda and "3.13" in pythons("test")
+    assert any(s.get("run") == "bash .ci/run" for s in jobs["test"]["steps"])
+    assert (REPO / ".ci" / "run").read_text().rstrip().endswith("make test\nmake test-colab")
+    floor = re.search(
+        r'^requires-python = ">=(\d+\.\d+)"', (REPO / "pyproject.toml").read_text(), re.MULTILINE
+    )
+    assert pythons("oldest") == [floor.group(1)]
+    assert any(s.get("run") == "make test-oldest" for s in jobs["oldest"]["steps"])
