@@ -102,15 +102,16 @@ test-oldest: $(OLDEST)
 
 # Numerical claims on other CPUs: the unit tests that assert numerical equalities, once with each
 # of torch's portable CPU kernel sets (ATEN_CPU_CAPABILITY=default, no SIMD, as on a CPU without
-# AVX2; and avx2) instead of the machine's own (AVX-512 on the CI machine). README gives the time.
+# AVX2; and avx2) instead of the machine's own (AVX-512 on the CI machine). Both always run; it
+# fails if either failed. Not part of .ci/run: it costs more than `make test`'s unit tests (README).
 KERNEL_TESTS ?= tests/test_engine.py tests/test_checkpoint.py tests/test_distributed.py \
     tests/test_device_data.py tests/test_metrics.py tests/test_models.py
 test-kernels: $(STAMP)
-	for cap in default avx2; do \
+	status=0; for cap in default avx2; do \
 	    echo "test-kernels: ATEN_CPU_CAPABILITY=$$cap"; \
-	    ATEN_CPU_CAPABILITY=$$cap $(SMOKE) $(PY) -m pytest $(KERNEL_TESTS) -p no:cacheprovider -q $(PYTEST_ARGS) \
-	        || exit 1; \
-	done
+	    ATEN_CPU_CAPABILITY=$$cap $(SMOKE) $(PY) -m pytest $(KERNEL_TESTS) -p no:cacheprovider -q -ra $(PYTEST_ARGS) \
+	        || status=1; \
+	done; exit $$status
 
 # An emulated Colab (README, "Colab"): Colab's Python 3.13 and its releases of everything the course
 # and its tests import (.ci/colab-pins.txt, from googlecolab/backend-info), in .venv-colab (about
