@@ -88,7 +88,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         dist / _run([sys.executable, "-c", hooks, "build_sdist", str(dist)], cwd=export).stdout.split()[-1]
     )
     with tarfile.open(sdist) as archive:
-        archive.extractall(root / "unpacked", filter="data")
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # 3.10.12+; older 3.10s lack it
+        archive.extractall(root / "unpacked", **safe)
     (unpacked,) = (root / "unpacked").iterdir()
     wheel = (
         dist / _run([sys.executable, "-c", hooks, "build_wheel", str(dist)], cwd=unpacked).stdout.split()[-1]
