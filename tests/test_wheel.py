@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -74,6 +75,26 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONNOUSERSITE": "1", **extra}
 
 
+def backend_env(folder: Path) -> dict[str, str]:
+    """The environment for setuptools' build hooks: this interpreter's setuptools when it meets
+    pyproject.toml's ``[build-system] requires`` (no network), else that requirement installed
+    into ``folder`` by pip and put first on PYTHONPATH (Python 3.10's venvs bring setuptools 65)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    (line,) = re.search(r"^requires = \[(.*)\]", text, re.MULTILINE).group(1).split(",")[:1]
+    requirement = Requirement(line.strip().strip('"'))
+    try:
+        if requirement.specifier.contains(metadata.version("setuptools")):
+            return clean_env()
+    except metadata.PackageNotFoundError:
+        pass
+    _run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(folder), str(requirement)])
+    return clean_env(PYTHONPATH=str(folder))
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The sdist and the wheel built from a clean export of the tracked files."""
@@ -83,16 +104,23 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name in files:
         (export / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, export / name)
+    env = backend_env(root / "backend")
     hooks = "import sys; from setuptools import build_meta as b; print(getattr(b, sys.argv[1])(sys.argv[2]))"
     sdist = (
-        dist / _run([sys.executable, "-c", hooks, "build_sdist", str(dist)], cwd=export).stdout.split()[-1]
+        dist
+        / _run([sys.executable, "-c", hooks, "build_sdist", str(dist)], cwd=export, env=env).stdout.split()[
+            -1
+        ]
     )
     with tarfile.open(sdist) as archive:
         safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # 3.10.12+; older 3.10s lack it
         archive.extractall(root / "unpacked", **safe)
     (unpacked,) = (root / "unpacked").iterdir()
     wheel = (
-        dist / _run([sys.executable, "-c", hooks, "build_wheel", str(dist)], cwd=unpacked).stdout.split()[-1]
+        dist
+        / _run([sys.executable, "-c", hooks, "build_wheel", str(dist)], cwd=unpacked, env=env).stdout.split()[
+            -1
+        ]
     )
     return {"sdist": sdist, "wheel": wheel, "root": root}
 
