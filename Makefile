@@ -37,7 +37,7 @@ export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 
 .PHONY: setup system-env course test test-unit test-notebooks test-browser test-latest test-oldest \
-        lint format gpu-test gpu-check gpu-wheels gpu-bundle lab constraints clean site
+        test-colab test-kernels lint format gpu-test gpu-check gpu-wheels gpu-bundle lab constraints clean site
 
 setup: $(STAMP)
 
@@ -85,9 +85,55 @@ test-browser: $(STAMP)
 test-latest:
 	PIP_CONFIG_FILE=/dev/null $(MAKE) test VENV=.venv-latest CONSTRAINTS=
 
-# The oldest releases pyproject.toml allows (each `>=` floor as `==`), in .venv-oldest.
+# matplotlib 3.10.0 (Colab's, and the floor) calls pyparsing names that pyparsing 3.3 deprecates.
+# test-colab and test-oldest allow exactly those warnings, raised inside matplotlib's parsers;
+# every other target keeps them errors (course_utils.STRICT_WARNING_FILTERS).
+OLD_MATPLOTLIB_WARNINGS := ignore:'(oneOf|parseString|resetCache|enablePackrat|leaveWhitespace|setName|setParseAction|endQuoteChar|unquoteResults)' (argument is )?deprecated:DeprecationWarning:matplotlib\._(fontconfig_pattern|mathtext)
+
+# The oldest releases pyproject.toml allows (each `>=` floor as `==`) on the oldest Python it
+# declares (requires-python; found on PATH or through pyenv, or PYTHON_OLDEST=/path/to/python3.X),
+# in .venv-oldest.
+OLDEST_PY_VERSION := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)".*/\1/p' pyproject.toml)
+PYTHON_OLDEST ?= $(shell .ci/find_python.sh $(OLDEST_PY_VERSION))
+test-oldest: export COURSE_ALLOWED_WARNINGS = $(OLD_MATPLOTLIB_WARNINGS)
 test-oldest: $(OLDEST)
-	$(MAKE) test VENV=.venv-oldest CONSTRAINTS=$(OLDEST)
+	@test -n "$(PYTHON_OLDEST)" || { echo "make test-oldest needs Python $(OLDEST_PY_VERSION) (see above)" >&2; exit 2; }
+	$(MAKE) test VENV=.venv-oldest CONSTRAINTS=$(OLDEST) PYTHON=$(PYTHON_OLDEST)
+
+# Numerical claims on other CPUs: the unit tests that assert numerical equalities, once with each
+# of torch's portable CPU kernel sets (ATEN_CPU_CAPABILITY=default, no SIMD, as on a CPU without
+# AVX2; and avx2) instead of the machine's own (AVX-512 on the CI machine). Both always run; it
+# fails if either failed. Not part of .ci/run: it costs more than `make test`'s unit tests (README).
+KERNEL_TESTS ?= tests/test_engine.py tests/test_checkpoint.py tests/test_distributed.py \
+    tests/test_device_data.py tests/test_metrics.py tests/test_models.py
+test-kernels: $(STAMP)
+	status=0; for cap in default avx2; do \
+	    echo "test-kernels: ATEN_CPU_CAPABILITY=$$cap"; \
+	    ATEN_CPU_CAPABILITY=$$cap $(SMOKE) $(PY) -m pytest $(KERNEL_TESTS) -p no:cacheprovider -q -ra $(PYTEST_ARGS) \
+	        || status=1; \
+	done; exit $$status
+
+# An emulated Colab (README, "Colab"): Colab's Python 3.13 and its releases of everything the course
+# and its tests import (.ci/colab-pins.txt, from googlecolab/backend-info), in .venv-colab (about
+# 5 GB: PyPI's torch 2.11.0 brings its CUDA libraries). Then (1) every notebook's real first cell,
+# installing the course from this checkout's committed HEAD (git+file://), must change none of
+# Colab's packages (.ci/colab.py); (2) the widget tests and every lesson and solutions notebook
+# run under nbval with that installed copy. Needs Python 3.13 (PATH, pyenv, or COLAB_PYTHON=...)
+# and git.
+COLAB_VENV ?= .venv-colab
+COLAB_PYTHON ?= $(shell .ci/find_python.sh 3.13)
+test-colab: export COURSE_ALLOWED_WARNINGS = $(OLD_MATPLOTLIB_WARNINGS)
+test-colab: $(COLAB_VENV)/.installed
+	$(COLAB_VENV)/bin/python .ci/colab.py $(NOTEBOOKS) $(SOLUTIONS)
+	$(SMOKE) $(COLAB_VENV)/bin/python -m pytest tests/test_widgets.py $(NOTEBOOKS) $(SOLUTIONS) $(NBVAL) $(PYTEST_ARGS)
+
+$(COLAB_VENV)/.installed: .ci/colab-pins.txt
+	@test -n "$(COLAB_PYTHON)" || { echo "make test-colab needs Python 3.13 (see above)" >&2; exit 2; }
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --progress-bar off --no-deps -r .ci/colab-pins.txt
+	$(COLAB_VENV)/bin/python -m pip check
+	touch $@
 
 $(OLDEST): pyproject.toml .ci/oldest.py
 	@mkdir -p $(@D)
@@ -111,8 +157,8 @@ gpu-check:
 # A wheel folder for a GPU image with Python 3.12 and its own torch, but no package index: every
 # package `.[test]` needs except torch, torchvision and their CUDA libraries, as pinned here.
 # There: make gpu-check USE_SYSTEM_TORCH=1 PYTHON=python3 PIP_FIND_LINKS=$PWD/build/wheels-py312
-# WHEELS_SKIP: what the target image is known to have already (default: the H200 image of
-# .library/device/KINDS.md: Python 3.12.3, torch 2.11.0+cu130, numpy, matplotlib, pytest, ...).
+# WHEELS_SKIP: what the target image is known to have already (default: a GPU image with
+# Python 3.12.3, torch 2.11.0+cu130, numpy, matplotlib, pytest, ...).
 WHEELS_PYTHON ?= 3.12
 WHEELS_SKIP ?= numpy pillow matplotlib contourpy cycler fonttools kiwisolver pyparsing python-dateutil six \
     packaging psutil pytest pluggy iniconfig tqdm typing-extensions setuptools pygments torchmetrics \

@@ -1,4 +1,4 @@
-"""Interactive notebook helpers (ipywidgets 8): the augmentation explorer.
+"""Interactive notebook helpers (ipywidgets 7.7 and 8): the augmentation explorer.
 
 :class:`AugmentationExplorer` shows a few training images before and after an
 augmentation described by ``data.AugmentSpec`` (by default the sources' pipeline,
@@ -52,6 +52,7 @@ __all__ = ["AugmentationExplorer", "AugmentationRenderer", "MAX_SHOWN", "SLIDERS
 MAX_SHOWN = 48
 COLUMNS = 8  # images per row; rows of originals and their augmented copies alternate
 TILE = 96  # pixels per image in the grid
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"  # a live widget in a notebook's output
 #: Slider ``(min, max, step)`` per AugmentSpec field.
 SLIDERS = {
     "hflip": (0.0, 1.0, 0.05),
@@ -398,7 +399,7 @@ class AugmentationExplorer:
         bundle: dict[str, Any] = {}
         if viz.in_notebook_kernel():
             if os.environ.get("COURSE_WIDGETS", "1").strip() != "0" or _in_colab():
-                bundle.update(self.ui._repr_mimebundle_() or {})
+                bundle.update(_widget_view(self.ui))
             if not _in_colab():
                 buffer = io.BytesIO()
                 self.figure().savefig(buffer, format="png", dpi=80)
@@ -409,6 +410,16 @@ class AugmentationExplorer:
     def __repr__(self) -> str:
         names = ", ".join(type(t).__name__ for t in self.augmentations) or "none"
         return f"AugmentationExplorer(n={self.renderer.count}, seed={self.seed}, augmentations=[{names}])"
+
+
+def _widget_view(widget: W.Widget) -> dict[str, Any]:
+    """The widget's display data. ipywidgets 8 returns it from ``_repr_mimebundle_``; ipywidgets 7
+    (Colab's 7.7.1) has no such method and displays through ``_ipython_display_``, so the same
+    data (what 7.x's ``_ipython_display_`` sends) is written here."""
+    if hasattr(widget, "_repr_mimebundle_"):
+        return widget._repr_mimebundle_() or {}
+    widget._handle_displayed()  # what 7.x's _ipython_display_ does after sending the data
+    return {WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}}
 
 
 def _in_colab() -> bool:

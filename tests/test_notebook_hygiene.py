@@ -159,9 +159,81 @@ def test_checked_cells_have_stored_output(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_name)
-def test_first_code_cell_bootstraps_colab(path: Path) -> None:
+def test_first_code_cell_is_the_generated_bootstrap(path: Path) -> None:
+    """What the cell does is tested below (with a stand-in for pip), by tests/test_wheel.py (what
+    it installs) and by ``make test-colab`` (the real cell in an emulated Colab)."""
     first = "".join(code_cells(path)[0][1]["source"])
-    assert "import course_utils" in first and "pip install" in first
+    assert first == nbtools.bootstrap(nbtools.settings()["repository"]), (
+        "run: .venv/bin/python tests/nbtools.py header notebooks/*.ipynb notebooks/solutions/*.ipynb"
+    )
+
+
+# The bootstrap cell in IPython, with ``%pip`` replaced by a stand-in that "installs" the course
+# (a package and its dist-info, as pip writes them for a git URL) into a folder on sys.path and,
+# when asked, upgrades a package that was there before.
+FAKE_PIP = """
+import json, sys
+from pathlib import Path
+from IPython.core.interactiveshell import InteractiveShell
+
+site, cell, mode = Path(sys.argv[1]), Path(sys.argv[2]).read_text(), sys.argv[3]
+sys.path.insert(0, str(site))
+(site / "preinstalled-1.0.dist-info").mkdir()
+(site / "preinstalled-1.0.dist-info" / "METADATA").write_text("Name: preinstalled\\nVersion: 1.0\\n")
+if mode != "installed":
+    sys.modules["course_utils"] = None  # not importable until the stand-in installs it
+
+def pip(line):
+    print("pip", line)
+    (site / "course_utils").mkdir()
+    (site / "course_utils" / "__init__.py").write_text("__version__ = '0.1.0'")
+    info = site / "course_utils-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Name: course-utils\\nVersion: 0.1.0\\n")
+    commit = {"vcs": "git", "commit_id": "0123456789abcdef0123"}
+    (info / "direct_url.json").write_text(json.dumps({"url": "file:///x", "vcs_info": commit}))
+    if mode == "upgrades":
+        (site / "preinstalled-1.0.dist-info" / "METADATA").write_text("Name: preinstalled\\nVersion: 2.0\\n")
+    del sys.modules["course_utils"]
+
+shell = InteractiveShell.instance()
+shell.register_magic_function(pip, "line", "pip")
+shell.run_cell(cell).raise_error()
+"""
+
+
+def run_bootstrap(tmp_path: Path, mode: str) -> list[str]:
+    """The lines the bootstrap cell prints; ``mode``: installed, installs or upgrades."""
+    import subprocess
+
+    cell = tmp_path / "cell.py"
+    cell.write_text(nbtools.bootstrap("https://github.com/someone/fork"))
+    (tmp_path / "site").mkdir()
+    env = {"PATH": "/usr/bin:/bin", "COURSE_REPO_URL": "file:///checkout"}
+    args = [sys.executable, "-c", FAKE_PIP, str(tmp_path / "site"), str(cell), mode]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()
+
+
+def test_bootstrap_says_what_it_installed_and_that_nothing_changed(tmp_path: Path) -> None:
+    assert run_bootstrap(tmp_path, "installs") == [
+        'pip install -q "course-utils @ git+file:///checkout"',
+        "Installed course-utils 0.1.0 (commit 0123456789ab) from file:///checkout: "
+        "no preinstalled package changed.",
+    ]
+
+
+def test_bootstrap_names_a_changed_package_and_asks_for_a_restart(tmp_path: Path) -> None:
+    assert run_bootstrap(tmp_path, "upgrades")[-1] == (
+        "Installed course-utils 0.1.0 (commit 0123456789ab) from file:///checkout: pip changed "
+        "preinstalled 1.0 -> 2.0; restart the runtime (Runtime > Restart session)."
+    )
+
+
+def test_bootstrap_installs_nothing_when_the_course_is_there(tmp_path: Path) -> None:
+    (line,) = run_bootstrap(tmp_path, "installed")
+    assert line.startswith("course_utils ") and " is installed: " in line and "pip" not in line
 
 
 @pytest.mark.parametrize("path", _pending("raises", NOTEBOOKS))

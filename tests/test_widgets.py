@@ -46,7 +46,7 @@ class TinyDataset(torch.utils.data.Dataset):
     def __init__(self, transform: Any = None, mode: str = "RGB", n: int = 10) -> None:
         rng = np.random.default_rng(0)
         shape = (32, 32, 3) if mode == "RGB" else (32, 32)
-        self.images = [Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode) for _ in range(n)]
+        self.images = [Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)) for _ in range(n)]
         self.targets = [i % 10 for i in range(n)]
         self.transform = transform
 

@@ -6,7 +6,7 @@
 * ``python tools/nbtools.py strip notebooks/*.ipynb`` strips all unchecked outputs.
 * ``python tools/nbtools.py header notebooks/*.ipynb notebooks/solutions/*.ipynb`` writes
   each notebook's header line (run time per profile and an "Open in Colab" badge, directly
-  under the title) and the repository URL of its bootstrap cell, and the run-time columns of
+  under the title) and its bootstrap (first code) cell, ``bootstrap()``, and the run-time columns of
   README's table, all from ``notebooks/course.toml`` (the one home of both settings).
 * ``new_notebook(cells)`` builds a notebook whose first code cell is the Colab
   bootstrap every lesson starts with.
@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ROOT / "notebooks" / "course.toml"
 PROFILES = {"smoke": "smoke", "quick": "quick", "full": "full (GPU)"}
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-REPO_DEFAULT = re.compile(r'(os\.environ\.get\("COURSE_REPO_URL", )"[^"]*"(\))')
 
 
 def settings(path: Path = SETTINGS) -> dict[str, Any]:
@@ -42,16 +41,45 @@ def settings(path: Path = SETTINGS) -> dict[str, Any]:
 
 
 def bootstrap(repository: str) -> str:
-    """The first code cell of every notebook: install ``course_utils`` from ``repository`` when missing."""
+    """The first code cell of every notebook: install ``course_utils`` from ``repository`` when
+    missing, then say in one line which version was installed from where, and whether pip changed
+    a package that was there before (then the runtime must be restarted). Written as ruff formats
+    it, for any ``repository`` (the trailing comma keeps the call on three lines)."""
     return f'''\
-# Colab or a fresh kernel: install the course package when it is missing.
+# Colab or a fresh kernel: install the course package when it is missing, and say what changed.
+import json
 import os
-COURSE_REPO = os.environ.get("COURSE_REPO_URL", "{repository}")
+from importlib import invalidate_caches, metadata
+
+COURSE_REPO = os.environ.get(
+    "COURSE_REPO_URL",
+    "{repository}",
+)
 try:
     import course_utils
+
+    print(f"course_utils {{course_utils.__version__}} is installed: {{os.path.dirname(course_utils.__file__)}}")
 except ModuleNotFoundError:
+    before = {{str(d.metadata["Name"]).lower(): d.version for d in metadata.distributions()}}
     %pip install -q "course-utils @ git+{{COURSE_REPO}}"
-    import course_utils  # noqa: F401 (it only checks that the course is installed)'''
+    invalidate_caches()
+    import course_utils
+
+    after = {{str(d.metadata["Name"]).lower(): d.version for d in metadata.distributions()}}
+    changed = [f"{{n}} {{v}} -> {{after.get(n, 'none')}}" for n, v in sorted(before.items()) if after.get(n) != v]
+    commit = (
+        json.loads(metadata.distribution("course-utils").read_text("direct_url.json") or "{{}}")
+        .get("vcs_info", {{}})
+        .get("commit_id", "?")[:12]
+    )
+    print(
+        f"Installed course-utils {{course_utils.__version__}} (commit {{commit}}) from {{COURSE_REPO}}: "
+        + (
+            f"pip changed {{', '.join(changed)}}; restart the runtime (Runtime > Restart session)."
+            if changed
+            else "no preinstalled package changed."
+        )
+    )'''  # noqa: E501 (the cell's own lines are at most 110 characters)
 
 
 def notebook_key(path: Path) -> tuple[str, str]:
@@ -93,22 +121,19 @@ def _title_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def with_header(nb: nbformat.NotebookNode, path: Path, config: dict[str, Any]) -> nbformat.NotebookNode:
-    """``nb`` with its header line (under the title) and bootstrap URL written from ``config``."""
+    """``nb`` with its header line (under the title) and bootstrap cell written from ``config``."""
     cell = _title_cell(nb)
     lines = cell.source.split("\n")
     rest = lines[1:]
     while rest and (not rest[0].strip() or rest[0].startswith(BADGE)):
         rest = rest[1:]
     cell.source = "\n".join([lines[0], "", header_line(path, config)] + ([""] + rest if rest else []))
-    first = next(c for c in nb.cells if c.cell_type == "code")
-    first.source = REPO_DEFAULT.sub(
-        lambda m: f'{m.group(1)}"{config["repository"]}"{m.group(2)}', first.source
-    )
+    next(c for c in nb.cells if c.cell_type == "code").source = bootstrap(config["repository"])
     return nb
 
 
 def header_problems(path: Path, config: dict[str, Any]) -> list[str]:
-    """How the notebook's header line and bootstrap URL differ from what ``header`` would write."""
+    """How the notebook's header line and bootstrap cell differ from what ``header`` would write."""
     nb = nbformat.read(path, as_version=4)
     try:
         title, first = _title_cell(nb).source, next(c for c in nb.cells if c.cell_type == "code").source
@@ -118,11 +143,10 @@ def header_problems(path: Path, config: dict[str, Any]) -> list[str]:
     problems = []
     if _title_cell(wanted).source != title:
         problems.append(f"{path.name}: header line under the title is not {header_line(path, config)!r}")
-    if (
-        next(c for c in wanted.cells if c.cell_type == "code").source != first
-        or config["repository"] not in first
-    ):
-        problems.append(f"{path.name}: the bootstrap cell does not install from {config['repository']}")
+    if first != bootstrap(config["repository"]):
+        problems.append(
+            f"{path.name}: the first code cell is not nbtools.bootstrap({config['repository']!r})"
+        )
     return problems
 
 
@@ -141,7 +165,7 @@ def readme_with_times(text: str, config: dict[str, Any]) -> str:
 
 
 def write_header(path: Path, config: dict[str, Any]) -> None:
-    """Rewrite ``path``'s header line and bootstrap URL in place."""
+    """Rewrite ``path``'s header line and bootstrap cell in place."""
     nb = nbformat.read(path, as_version=4)
     nbformat.write(with_header(nb, path, config), path)
 

@@ -51,7 +51,7 @@ class ArrayImageDataset(Dataset):
         return len(self.targets)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        img = Image.fromarray(self.data[index], mode="L" if self.data.ndim == 3 else "RGB")
+        img = Image.fromarray(self.data[index])  # uint8: (H, W) is "L", (H, W, 3) is "RGB"
         target: Any = self.targets[index]
         if self.transform is not None:
             img = self.transform(img)
