@@ -3,7 +3,7 @@
     .venv-colab/bin/python .ci/colab.py notebooks/*.ipynb notebooks/solutions/*.ipynb
 
 Run with the interpreter of the environment built from ``.ci/colab-pins.txt``. For each
-distinct first code cell (every notebook's is ``tests/nbtools.py``'s ``bootstrap()``, so
+distinct first code cell (every notebook's is ``tools/nbtools.py``'s ``bootstrap()``, so
 usually one) it
 
 1. puts the environment back to Colab's packages as pinned: uninstalls what the pins file does

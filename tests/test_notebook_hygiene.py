@@ -164,7 +164,7 @@ def test_first_code_cell_is_the_generated_bootstrap(path: Path) -> None:
     it installs) and by ``make test-colab`` (the real cell in an emulated Colab)."""
     first = "".join(code_cells(path)[0][1]["source"])
     assert first == nbtools.bootstrap(nbtools.settings()["repository"]), (
-        "run: .venv/bin/python tests/nbtools.py header notebooks/*.ipynb notebooks/solutions/*.ipynb"
+        "run: .venv/bin/python tools/nbtools.py header notebooks/*.ipynb notebooks/solutions/*.ipynb"
     )
 
 
