@@ -1,4 +1,5 @@
-"""Checkpoints that survive interruption (Lesson 07, *Saving and resuming*).
+"""Checkpoints that survive interruption (Lesson 07, *7 · Resuming after a crash*: written by hand
+in *A checkpoint by hand*, then used through ``engine.fit(resume=True)``).
 
 :func:`save_checkpoint` gathers what resuming needs from the objects that own
 it, each through its ``state_dict()``: model, optimizer, scheduler, grad scaler,
@@ -24,6 +25,7 @@ import pickle
 import random
 import warnings
 from collections.abc import Mapping
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +47,6 @@ class CheckpointError(RuntimeError):
 
 
 # ---------------------------------------------------------------- plain values and the checksum
-
-
 def plain(value: Any, where: str) -> Any:
     """``value`` as tensors and plain Python values, the types ``weights_only`` loads (else TypeError)."""
     if value is None or isinstance(value, (torch.Tensor, bool, torch.dtype, torch.device)):
@@ -105,8 +105,6 @@ def digest(payload: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------- loaders and random-number generators
-
-
 def _data_loader(loader: Any) -> Any:
     """``loader``, or the DataLoader a wrapper without a state of its own keeps in ``.loader``.
 
@@ -194,8 +192,6 @@ def _restore_rng(values: Mapping[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------- saving
-
-
 def _unwrap(model: nn.Module) -> nn.Module:
     """The module that owns the weights (no ``torch.compile`` / DataParallel / DDP wrapper)."""
     while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) or hasattr(
@@ -273,8 +269,6 @@ def save_checkpoint(
 
 
 # ---------------------------------------------------------------- reading and checking
-
-
 def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
     """The checkpoint dict at ``path``, read with ``weights_only=True``, its format and checksum verified."""
     path = Path(path)
@@ -365,18 +359,13 @@ def _check_optimizer(optimizer: Any, model: nn.Module, ckpt: Mapping, path: Path
     """Same type, and the same parameters (by name and shape) in every slot of every group."""
     _check_part("optimizer", optimizer, ckpt, path)
     saved, own = ckpt["optimizer_params"], _param_names(model, optimizer)
-    if [len(g) for g in saved] != [len(g) for g in own]:
-        raise CheckpointError(
-            f"{path}: the optimizer state does not fit this optimizer: parameter groups of sizes "
-            f"{[len(g) for g in saved]} in the checkpoint, {[len(g) for g in own]} in the optimizer"
-        )
-    for g, (theirs, mine) in enumerate(zip(saved, own, strict=True)):
-        for slot, ((name_a, shape_a), (name_b, shape_b)) in enumerate(zip(theirs, mine, strict=True)):
-            if list(shape_a) != list(shape_b) or "?" not in (name_a, name_b) and name_a != name_b:
+    for g, (theirs, mine) in enumerate(zip_longest(saved, own, fillvalue=[])):
+        for slot, (a, b) in enumerate(zip_longest(theirs, mine, fillvalue=["nothing", []])):
+            if list(a[1]) != list(b[1]) or "?" not in (a[0], b[0]) and a[0] != b[0]:
                 raise CheckpointError(
                     f"{path}: the optimizer holds other parameters, or the same ones in another order, "
-                    f"than the one saved: slot {slot} of group {g} is {name_a} {tuple(shape_a)} in the "
-                    f"checkpoint but {name_b} {tuple(shape_b)} here, so momentum and running averages "
+                    f"than the one saved: slot {slot} of group {g} is {a[0]} {tuple(a[1])} in the "
+                    f"checkpoint but {b[0]} {tuple(b[1])} here, so momentum and running averages "
                     "would land on the wrong weights. Build the optimizer from model.parameters() "
                     "(same order) as the run that saved it did"
                 )
@@ -407,8 +396,6 @@ def _warn_differences(ckpt: Mapping, path: Path, optimizer: Any, loader: Any) ->
 
 
 # ---------------------------------------------------------------- loading
-
-
 def load_checkpoint(
     path: str | os.PathLike,
     *,

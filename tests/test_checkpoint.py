@@ -383,6 +383,11 @@ def test_optimizer_state_is_matched_by_parameter_name_not_position(tmp_path: Pat
     assert "slot 0 of group 0 is a.weight (4, 4) in the checkpoint but b.weight (4, 4) here" in message
     assert "model.parameters()" in message
     assert swapped.state_dict()["state"] == {}  # nothing loaded
+    fewer = torch.optim.SGD(again.a.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(
+        CheckpointError, match=r"slot 2 of group 0 is b.weight \(4, 4\) in the checkpoint but nothing"
+    ):
+        load_checkpoint(path, model=again, optimizer=fewer)
 
 
 def test_an_optimizer_or_scheduler_of_another_type_is_refused_before_loading(toys, tmp_path: Path) -> None:
