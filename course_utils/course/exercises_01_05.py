@@ -141,15 +141,38 @@ def _momentum_factor(value: Any) -> Verdict:
 
 @register("03.4", "test accuracy change from seed 0 to seed 1")
 def _seed_noise(value: Any) -> Verdict:
-    change = as_fraction(abs(float(value)))
-    if change == 0.0:
+    raw = abs(float(value.item() if hasattr(value, "item") else value))
+    # Below 0.5 the value is a difference of two fractions (seed1_acc - seed0_acc); from 0.5 on it is in
+    # percentage points, so 0.8, 1.0 and 1.2 points are judged alike.
+    points = 100.0 * raw if raw < 0.5 else raw
+    if points == 0.0:
         return (
             False,
             "exactly no change: both runs probably used the same seed (setup(seed=...) and manual_seed)",
         )
-    if change > 0.25:
-        return False, "that is more than a seed usually moves this network; did both runs train equally long?"
-    return True, "this is the noise of a single run: smaller differences between two models mean little"
+    if points > 25.0:
+        hint = f"; if you meant {raw:g} points, pass {raw / 100:g}" if raw < 0.5 else ""
+        return False, (
+            f"a change of {points:.0f} points is more than a seed moves this network; "
+            f"did both runs train equally long{hint}?"
+        )
+    return True, (
+        f"{points:.1f} points is the noise of a single run: "
+        "smaller differences between two models mean little"
+    )
+
+
+@register("03.5", "cross-entropy loss of an untrained network over 10 classes")
+def _loss_at_init(value: Any) -> Verdict:
+    loss = float(value.item() if hasattr(value, "item") else value)
+    if abs(loss - math.log(10)) < 0.1:
+        return True, "equal scores give each class probability 1/10, and -ln(1/10) = ln 10"
+    if abs(loss - 0.1) < 0.02 or abs(loss - math.log10(10)) < 0.02:
+        return False, "that is the probability or a base-10 logarithm; cross-entropy uses the natural log"
+    return (
+        False,
+        "what probability does a network with near-equal scores give the true class, and what is -ln of it?",
+    )
 
 
 # (end of lesson 03)
@@ -192,9 +215,35 @@ def _parameters_with_padding(value: Any) -> Verdict:
 @register("04.4", "test accuracy that argmax() without a dimension reports on batches of 50")
 def _argmax_without_dim(value: Any) -> Verdict:
     acc = as_fraction(value)
-    if acc < 0.15:
-        return True, "one index into all 500 scores of the batch is not a class per image."
+    if acc <= 0.03:
+        return True, (
+            "one index into all 500 scores of the batch is rarely below 10, "
+            "and only then can it equal a label."
+        )
+    if abs(acc - 0.10) <= 0.03:
+        return False, (
+            "that is chance, what an untrained network scores with argmax(1); "
+            "with argmax() the prediction is an index from 0 to 499, not a class."
+        )
     return False, "that looks like a per-image prediction; did the loop call argmax() with no dimension?"
+
+
+@register("04.5", "size of Adam's first step for a weight whose gradient is 5.0 (lr=0.001)")
+def _adam_first_step(value: Any) -> Verdict:
+    step = abs(float(value.item() if hasattr(value, "item") else value))
+    if abs(step - 0.001) < 1e-5:
+        return (
+            True,
+            "after bias correction m / sqrt(v) = g / |g|: the first step is lr, whatever the gradient.",
+        )
+    if abs(step - 0.005) < 1e-5:
+        return False, "that is plain SGD's lr x gradient; Adam divides by the root of the second moment."
+    if abs(step - 0.001 * 0.1 / math.sqrt(0.001)) < 1e-5:
+        return False, "that is without bias correction: divide m by 1 - 0.9 and v by 1 - 0.999 first."
+    return (
+        False,
+        "write m, v and their bias-corrected values for one step with g = 5, then lr x m_hat / sqrt(v_hat).",
+    )
 
 
 # (end of lesson 04)
@@ -206,13 +255,20 @@ def _eval_minus_train_mode(value: Any) -> Verdict:
     diff = float(value.item() if hasattr(value, "item") else value)
     if not -1.0 <= diff <= 1.0:
         raise ValueError(f"{diff} is not a difference of two accuracies given as fractions")
-    if diff > 0:
+    if 0.005 <= diff <= 0.25:
         return True, "in train mode dropout still silences units at random, so predictions suffer."
-    if diff == 0:
-        return False, "identical accuracies: was the first pass really run after model.train()?"
+    if diff > 0.25:
+        return False, (
+            "more than dropout on one layer costs a trained network; did both passes use the same "
+            "trained weights and the same validation images?"
+        )
+    if -0.25 <= diff <= -0.005:
+        return False, "negative: did you subtract eval mode from train mode? The question asks eval − train."
+    if abs(diff) < 0.005:
+        return False, "(nearly) identical accuracies: was the first pass really run after model.train()?"
     return False, (
-        "train mode came out ahead: with a barely trained network (smoke: one epoch) chance "
-        "dominates; train for a few epochs (COURSE_PROFILE=quick) and measure again."
+        "train mode came out far ahead: with a barely trained network chance dominates; "
+        "train for a few epochs (COURSE_PROFILE=quick) and measure again."
     )
 
 
@@ -232,11 +288,18 @@ def _gap_without_dropout(value: Any) -> Verdict:
     without, with_ = (float(v) for v in value)
     if max(abs(without), abs(with_)) > 1:
         raise ValueError("give the gaps as fractions, e.g. (0.12, 0.05)")
-    if without > with_:
+    if without <= 0.0:
+        return False, (
+            "without dropout the network should fit its training images better than the validation "
+            "images; a gap of zero or less means it has not overfitted yet: train longer on fewer images."
+        )
+    if without - with_ >= 0.03:
         return True, "without dropout the network fits its training images more closely."
+    if with_ - without >= 0.03:
+        return False, "the larger gap is the one with dropout: is the pair in the order (without, with)?"
     return False, (
-        "the gap did not grow: after only one or two epochs neither network has overfitted; "
-        "train longer (COURSE_PROFILE=quick, or more epochs on fewer images)."
+        "the two gaps differ by less than a rerun moves them: after only a few epochs neither network "
+        "has overfitted much; train longer (COURSE_PROFILE=quick, or more epochs on fewer images)."
     )
 
 
