@@ -1,4 +1,4 @@
-"""The exercise checks of lessons 01-05 (course_utils/exercises_01_05.py) judge rightly.
+"""The exercise checks of lessons 01-05 (course_utils/course/exercises_01_05.py) judge rightly.
 
 Each check gets one right answer and two typical wrong ones (issue 22, item 4): a check that
 accepts a typical mistake teaches the mistake.
