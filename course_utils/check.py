@@ -84,4 +84,4 @@ def as_fraction(value: Any) -> float:
     return number / 100.0 if number > 1.0 else number
 
 
-from . import exercises_01_05, exercises_06_09  # noqa: E402,F401  registers the lessons' checks
+from . import exercises_01_05, exercises_06_09, exercises_10  # noqa: E402,F401  registers the lessons' checks
