@@ -51,3 +51,22 @@ def test_flipped_copy_is_not_found_by_a_fingerprint(capsys) -> None:
 )
 def test_blitz_std(std, ok) -> None:
     assert check.exercise("10.4", std) is ok
+
+
+def _accumulation_ratio(*, divide: bool) -> float:
+    """Gradient norm of 4 accumulated micro-batches of 4 over that of one batch of 16 (a tiny linear net)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5))
+    x, y = torch.randn(16, 3, 2, 2), torch.randint(5, (16,))
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    one_batch = torch.cat([p.grad.flatten() for p in model.parameters()])
+    model.zero_grad()
+    for xs, ys in zip(x.split(4), y.split(4), strict=True):
+        loss = torch.nn.functional.cross_entropy(model(xs), ys)
+        (loss / 4 if divide else loss).backward()
+    return (torch.cat([p.grad.flatten() for p in model.parameters()]).norm() / one_batch.norm()).item()
+
+
+def test_accumulation_check_agrees_with_real_gradients() -> None:
+    assert check.exercise("10.2", _accumulation_ratio(divide=True))
+    assert not check.exercise("10.2", _accumulation_ratio(divide=False))
