@@ -231,22 +231,18 @@ KILLED_WRITER = textwrap.dedent("""
     torch.manual_seed(0)
     ck.save_checkpoint(path, model=torch.nn.Linear(8, 3), epoch=1, note="first")
 
-    made, real_mkstemp, real_fsync = [], files.tempfile.mkstemp, os.fsync
-
-    def recording_mkstemp(*args, **kwargs):
-        fd, name = real_mkstemp(*args, **kwargs)
-        made.append(name)
-        return fd, name
+    real_fsync, folder = os.fsync, os.path.dirname(path)
 
     def hanging_fsync(fd):
         real_fsync(fd)
+        temps = [n for n in os.listdir(folder) if n.startswith(".ckpt.pt.") and n.endswith(".tmp")]
         with open(marker + ".part", "w") as m:
-            m.write(made[-1])
+            m.write(os.path.join(folder, temps[0]))
         real_replace(marker + ".part", marker)
         time.sleep(120)  # the new checkpoint is written, not yet renamed: killed here
 
     real_replace = os.replace
-    files.tempfile.mkstemp, files.os.fsync = recording_mkstemp, hanging_fsync
+    files.os.fsync = hanging_fsync
     ck.save_checkpoint(path, model=torch.nn.Linear(512, 512), epoch=2, note="second")
 """)
 
@@ -552,40 +548,46 @@ def test_a_distributed_train_loader_saves_its_state_and_a_changed_one_is_seen(to
 # ----------------------------------------------------------------------------- 8 the one atomic writer
 
 
-def test_temporary_files_get_unique_names_and_never_follow_a_symlink(tmp_path: Path) -> None:
-    """A symlink planted at a temp name of the old fixed scheme is left alone, and so is its target."""
-    victim = tmp_path / "victim.txt"
+def test_a_symlink_at_the_next_temporary_name_is_never_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A symlink planted where the writer's next temporary file would go: its target is untouched."""
+    victim, out = tmp_path / "victim.txt", tmp_path / "out"
     victim.write_text("precious")
-    out = tmp_path / "out"
     out.mkdir()
-    for name in (".result.json.tmp", ".checkpoint.pt.tmp"):
-        (out / name).symlink_to(victim)
+    (out / ".result.json.planted.tmp").symlink_to(victim)
+    names = iter(["planted", "fresh"])
+    monkeypatch.setattr(files.secrets, "token_hex", lambda n: next(names))
     files.write_atomically(out / "result.json", '{"a": 1}\n')
-    save_checkpoint(out / "checkpoint.pt", model=nn.Linear(2, 2), epoch=1)
     assert victim.read_text() == "precious"
     assert (out / "result.json").read_text() == '{"a": 1}\n' and not (out / "result.json").is_symlink()
-    assert sorted(p.name for p in out.iterdir()) == [
-        ".checkpoint.pt.tmp",
-        ".result.json.tmp",
-        "checkpoint.pt",
-        "result.json",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == [".result.json.planted.tmp", "result.json"]
 
 
-def test_temporary_names_are_created_exclusively(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    names = []
-    real = files.tempfile.mkstemp
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_written_files_get_the_usual_permissions_not_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        files.write_atomically(tmp_path / "result.json", "{}")
+        save_checkpoint(tmp_path / "checkpoint.pt", model=nn.Linear(2, 2), epoch=1)
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes == {"result.json": 0o644, "checkpoint.pt": 0o644}
 
-    def recording(*args, **kwargs):
-        fd, name = real(*args, **kwargs)
-        names.append(Path(name))
-        return fd, name
 
-    monkeypatch.setattr(files.tempfile, "mkstemp", recording)
-    for text in ("one", "two"):
-        files.write_atomically(tmp_path / "r.json", text)
-    assert len(set(names)) == 2 and all(n.parent == tmp_path and n.name.startswith(".r.json.") for n in names)
-    assert (tmp_path / "r.json").read_text() == "two" and os.listdir(tmp_path) == ["r.json"]
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_a_lock_that_is_a_symlink_or_a_users_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    for folder, make in (("linked", lambda p: p.symlink_to(victim)), ("own", lambda p: p.write_text("mine"))):
+        (tmp_path / folder).mkdir()
+        make(tmp_path / folder / ".lock")
+        with pytest.raises(OSError, match=r"\.lock is not a lock file this course wrote.*move it away"):
+            files.lock_folder(tmp_path / folder)
+    assert victim.read_text() == "precious" and (tmp_path / "own" / ".lock").read_text() == "mine"
+    files.lock_folder(tmp_path).close()  # a lock this course wrote is taken again
+    files.lock_folder(tmp_path).close()
 
 
 def test_a_folder_lock_names_the_process_that_holds_it(tmp_path: Path) -> None:

@@ -351,17 +351,19 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_first(
     assert train.main([*TINY, "--out", str(tmp_path)]) == 0  # free again
 
 
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
 @pytest.mark.usefixtures("no_launcher", "offline")
-def test_a_symlink_planted_at_the_old_temp_name_overwrites_nothing(tmp_path: Path) -> None:
+def test_a_symlink_planted_at_the_lock_overwrites_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
     out = tmp_path / "out"
     out.mkdir()
-    for name in (".result.json.tmp", ".history.json.tmp"):
-        (out / name).symlink_to(victim)
-    assert train.main([*TINY, "--out", str(out)]) == 0
-    assert victim.read_text() == "precious\n"
-    assert json.loads((out / "result.json").read_text())["written_by"] == "course_utils.train"
+    (out / ".lock").symlink_to(victim)
+    line = refused([*TINY, "--out", str(out)], capsys)
+    assert line.startswith(f"error: --out {out}: {out / '.lock'} is not a lock file this course wrote")
+    assert victim.read_text() == "precious\n" and not (out / "result.json").exists()
 
 
 @pytest.mark.usefixtures("no_launcher", "offline")
