@@ -252,7 +252,7 @@ def _refuse_misspelt(names: dict[str, Any]) -> None:
     for name in names:
         close = [k for k in SETUP_KEYWORDS if k.startswith(name[:3])]
         close = close or difflib.get_close_matches(name, SETUP_KEYWORDS, n=1, cutoff=0.5)
-        meant = f"; did you mean {close[0]}=?" if close else ""
+        meant = f"; did you mean {close[0]}=?" if close else "."
         raise TypeError(f"setup() has no setting {name!r}{meant} It takes {', '.join(SETUP_KEYWORDS)}")
 
 

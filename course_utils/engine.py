@@ -198,7 +198,8 @@ def _non_finite(epoch: int, batch: int | torch.Tensor, loss: float | None = None
     return FloatingPointError(
         f"the training loss is not a finite number{value} at epoch {epoch}, batch {int(batch) + 1}: "
         "training has diverged (a learning rate too high?) or the data holds NaN/inf values. "
-        "Training stopped there and no checkpoint was written; lower the learning rate or "
+        "Training stopped (on a GPU at the end of that epoch, where the check runs) and no checkpoint "
+        "was written for it; lower the learning rate or "
         "check the inputs with torch.isfinite(x).all()"
     )
 

@@ -162,6 +162,11 @@ def test_a_misspelt_setting_is_a_type_error_naming_the_close_match(misspelt, mea
         config.setup(profile="full", verbose=False, **{misspelt: 1})
 
 
+def test_a_setting_with_no_close_match_lists_every_setting() -> None:
+    with pytest.raises(TypeError, match=r"^setup\(\) has no setting 'xyzzy'\. It takes .*\bmomentum\b"):
+        config.setup(profile="full", verbose=False, xyzzy=1)
+
+
 def test_the_device_is_the_accelerator_torch_finds(monkeypatch) -> None:
     monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
     monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda *a, **k: torch.device("mps"))
