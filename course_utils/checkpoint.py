@@ -4,7 +4,7 @@ in *A checkpoint by hand*, then used through ``engine.fit(resume=True)``).
 :func:`save_checkpoint` gathers what resuming needs from the objects that own
 it, each through its ``state_dict()``: model, optimizer, scheduler, grad scaler,
 the loader (a ``DeviceLoader``'s epoch and augmentation, or a torch
-``DataLoader``'s shuffling generators), the history and every global
+``DataLoader``'s shuffling generator), the history and every global
 random-number generator. It adds a checksum and writes atomically
 (:func:`course_utils.files.write_atomically`): a crash mid-save leaves the
 previous checkpoint whole.
@@ -18,10 +18,10 @@ scheduler's types before anything changes, then loads. Every failure is a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
-import pickle
 import random
 import warnings
 from collections.abc import Mapping
@@ -39,7 +39,6 @@ from .files import write_atomically
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_checkpoint", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 2
-_MAX_LISTED = 12  # keys named in an architecture error
 
 
 class CheckpointError(RuntimeError):
@@ -51,15 +50,11 @@ def plain(value: Any, where: str) -> Any:
     """``value`` as tensors and plain Python values, the types ``weights_only`` loads (else TypeError)."""
     if value is None or isinstance(value, (torch.Tensor, bool, torch.dtype, torch.device)):
         return value
-    if isinstance(value, np.generic):
+    if isinstance(value, np.generic):  # np.float32(0.5) -> 0.5
         return value.item()
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value))
     for base in (int, float, complex, str, bytes):  # IntEnum, TorchVersion ...: their plain base
         if isinstance(value, base):
             return base(value)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
     if isinstance(value, Mapping):
         return {plain(k, where): plain(v, f"{where}[{k!r}]") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -73,10 +68,7 @@ def plain(value: Any, where: str) -> Any:
 
 
 def _feed(h: Any, value: Any) -> None:
-    """Add ``value`` (tensors and plain values, nested) to the hash, types and order included.
-
-    Any change here changes every checkpoint's checksum: files saved before would read as damaged.
-    """
+    """Hash ``value`` (nested), types and order included; a change here breaks every saved checksum."""
     if isinstance(value, torch.Tensor):
         t = value.detach().cpu()
         t = t.to_dense() if t.layout != torch.strided else t
@@ -106,23 +98,10 @@ def digest(payload: Mapping[str, Any]) -> str:
 
 # ---------------------------------------------------------------- loaders and random-number generators
 def _data_loader(loader: Any) -> Any:
-    """``loader``, or the DataLoader a wrapper without a state of its own keeps in ``.loader``.
-
-    ``distributed.EpochLoader`` is such a wrapper: its DataLoader holds the batch
-    size, the dataset and the generators a resumed run must compare and restore.
-    """
-    while (
-        not isinstance(loader, DataLoader) and not hasattr(loader, "state_dict") and hasattr(loader, "loader")
-    ):
-        loader = loader.loader
-    return loader
-
-
-def _generators(loader: DataLoader) -> dict[str, torch.Generator]:
-    """A DataLoader's generators: its own (worker seeds) and its sampler's (the order), if another."""
-    own, sampler = loader.generator, getattr(loader.sampler, "generator", None)
-    found = {"generator": own, "sampler_generator": sampler if sampler is not own else None}
-    return {key: gen for key, gen in found.items() if isinstance(gen, torch.Generator)}
+    """``loader``, or the DataLoader that a stateless wrapper (``EpochLoader``) keeps in ``.loader``."""
+    if isinstance(loader, DataLoader) or hasattr(loader, "state_dict"):
+        return loader
+    return getattr(loader, "loader", loader)
 
 
 def _loader_state(loader: Any) -> dict[str, Any] | None:
@@ -135,17 +114,17 @@ def _loader_state(loader: Any) -> dict[str, Any] | None:
     samples = len(loader.dataset) if hasattr(loader.dataset, "__len__") else None  # IterableDataset: None
     replicas = getattr(loader.sampler, "num_replicas", 1)  # DistributedSampler: the global batch
     state = {"batch_size": (loader.batch_size or 0) * replicas or None, "samples": samples}
-    return state | {key: gen.get_state() for key, gen in _generators(loader).items()}
+    if loader.generator is not None:  # the shuffled order and the workers' seeds
+        state["generator"] = loader.generator.get_state()
+    return state
 
 
 def _load_loader_state(loader: Any, state: Mapping[str, Any]) -> None:
     loader = _data_loader(loader)
     if callable(getattr(loader, "load_state_dict", None)):
         loader.load_state_dict(state)
-    elif isinstance(loader, DataLoader):
-        for key, gen in _generators(loader).items():
-            if key in state:
-                gen.set_state(state[key].cpu())
+    elif isinstance(loader, DataLoader) and loader.generator is not None and "generator" in state:
+        loader.generator.set_state(state["generator"].cpu())
 
 
 def _capture_rng() -> dict[str, Any]:
@@ -221,17 +200,11 @@ def save_checkpoint(
     scaler: Any = None,
     **extra: Any,
 ) -> Path:
-    """Save everything needed to resume training after ``epoch``, atomically; returns the path.
+    """Save what resuming after ``epoch`` needs (the module docstring lists it) atomically; returns the path.
 
-    The ``state_dict`` s of the model (unwrapped from DDP / ``torch.compile``),
-    optimizer, scheduler, grad ``scaler`` and ``loader``; ``epoch``; the history
-    (a ``History`` or dict); every RNG state; the optimizer's parameter names and
-    shapes; the ``extra`` keyword values (plain values and tensors; ``loss``
-    defaults to the last ``history["train_loss"]``); and a checksum. A value
-    that ``weights_only`` cannot load is a ``TypeError`` before a byte is written.
+    ``extra`` values are stored too (``loss`` defaults to the last train loss); a value
+    ``weights_only`` cannot load is a ``TypeError`` before a byte is written.
     """
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
-        raise TypeError(f"epoch must be an int, not {type(epoch).__name__}")
     if callable(getattr(history, "state_dict", None)):  # a History
         history = history.state_dict()
     if history is not None and not isinstance(history, Mapping):
@@ -240,21 +213,15 @@ def save_checkpoint(
     extras = {key: plain(value, key) for key, value in extra.items()}
     if "loss" not in extras and hist and hist.get("train_loss"):
         extras["loss"] = float(hist["train_loss"][-1])
+    parts = {"model": target, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
     payload = {
         "format_version": FORMAT_VERSION,
         "torch_version": str(torch.__version__),
         "epoch": int(epoch),
-        "model_state": target.state_dict(),
-        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
+        **{f"{name}_state": obj.state_dict() if obj is not None else None for name, obj in parts.items()},
         "optimizer_params": _param_names(target, optimizer),
-        "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
-        "scaler_state": scaler.state_dict() if scaler is not None else None,
         "loader_state": plain(_loader_state(loader), "loader_state"),
-        "classes": {
-            k: type(v).__name__
-            for k, v in [("model", target), ("optimizer", optimizer), ("scheduler", scheduler)]
-            if v is not None
-        },
+        "classes": {name: type(obj).__name__ for name, obj in parts.items() if obj is not None},
         "history": hist,
         "rng_state": _capture_rng(),
     }
@@ -269,19 +236,20 @@ def save_checkpoint(
 
 
 # ---------------------------------------------------------------- reading and checking
-def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint dict at ``path``, read with ``weights_only=True``, its format and checksum verified."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # load_state_dict moves it
+    except PermissionError:
+        raise  # its message names the file; the file may be fine
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError ... from bad bytes
+        culprits = []
+        with contextlib.suppress(Exception):  # not a zip archive: no globals to name
             culprits = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-        except Exception:  # noqa: BLE001 - not a zip archive: no globals to name
-            culprits = []
-        if culprits:
+        if culprits:  # torch's own message would suggest weights_only=False: ours does not
             raise CheckpointError(
                 f"refused to load {path}: it holds code or objects that are not allowed in a "
                 f"checkpoint ({', '.join(culprits)}). Unpickling them could run arbitrary code on "
@@ -290,21 +258,16 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
         raise CheckpointError(
             f"{path} is not a valid checkpoint (truncated or corrupt, or not written by torch.save)"
         ) from exc
-    except Exception as exc:  # torch raises RuntimeError, OSError, EOFError ... on bad bytes
-        unreadable = isinstance(exc, (PermissionError, IsADirectoryError))
-        what = "cannot be read" if unreadable else "is not a valid checkpoint (truncated or corrupt)"
-        raise CheckpointError(f"{path} {what}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(ckpt, dict) or "format_version" not in ckpt:
         holds = f"keys {sorted(map(str, ckpt))}" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
         raise CheckpointError(
             f"{path} is not a checkpoint saved by save_checkpoint (a dict of 'format_version', "
             f"'epoch', 'model_state' ...): it holds {holds}"
         )
-    if ckpt["format_version"] != FORMAT_VERSION:
-        newer = isinstance(ckpt["format_version"], int) and ckpt["format_version"] > FORMAT_VERSION
+    if ckpt["format_version"] != FORMAT_VERSION:  # no other format was ever released: a newer one
         raise CheckpointError(
             f"{path} is in checkpoint format {ckpt['format_version']!r}; this course_utils reads format "
-            f"{FORMAT_VERSION}" + (": update course_utils to load it" if newer else "")
+            f"{FORMAT_VERSION}: update course_utils to load it"
         )
     if ckpt.get("checksum") != digest(ckpt):
         raise CheckpointError(
@@ -316,9 +279,9 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     return ckpt
 
 
-def _listing(title: str, items: list[str]) -> str:
-    more = f" ... (+{len(items) - _MAX_LISTED} more)" if len(items) > _MAX_LISTED else ""
-    return f"\n  {title} ({len(items)}): {', '.join(items[:_MAX_LISTED])}{more}" if items else ""
+def _listing(title: str, items: list[str], shown: int = 12) -> str:
+    more = f" ... (+{len(items) - shown} more)" if len(items) > shown else ""
+    return f"\n  {title} ({len(items)}): {', '.join(items[:shown])}{more}" if items else ""
 
 
 def _check_architecture(model: nn.Module, ckpt: Mapping, path: Path, strict: bool) -> None:
@@ -404,21 +367,15 @@ def load_checkpoint(
     scheduler: Any = None,
     loader: Any = None,
     scaler: Any = None,
-    map_location: Any = "cpu",
     strict: bool = True,
     restore_rng: bool = True,
 ) -> dict[str, Any]:
-    """Load a :func:`save_checkpoint` file into ``model`` (and optimizer, scheduler, scaler, loader).
+    """Load a :func:`save_checkpoint` file into the objects given, all checked first; returns its dict.
 
-    Everything is checked before anything is loaded: the file
-    (:func:`read_checkpoint`), the architecture, the optimizer's and scheduler's
-    types and the optimizer's parameters, the RNG states. Restores the RNG states
-    when ``restore_rng``. Returns the checkpoint dict (``epoch``, ``history``,
-    ``loss`` and the extra values). A learning rate, batch size or dataset length
-    that differs from the saved one is a warning.
+    A learning rate, batch size or dataset length that differs from the saved one is a warning.
     """
     path, target = Path(path), _unwrap(model)
-    ckpt = read_checkpoint(path, map_location)
+    ckpt = read_checkpoint(path)
     _check_architecture(target, ckpt, path, strict)
     if optimizer is not None:
         _check_optimizer(optimizer, target, ckpt, path)
@@ -427,14 +384,11 @@ def load_checkpoint(
     rng = _checked_rng(ckpt["rng_state"], path) if restore_rng else None
     _warn_differences(ckpt, path, optimizer, loader)
     try:
-        if optimizer is not None:
-            optimizer.load_state_dict(ckpt["optimizer_state"])
-        if scheduler is not None:
-            scheduler.load_state_dict(ckpt["scheduler_state"])
-        if scaler is not None and ckpt["scaler_state"]:
-            scaler.load_state_dict(ckpt["scaler_state"])
-        if loader is not None and ckpt["loader_state"] is not None:
-            _load_loader_state(loader, ckpt["loader_state"])
+        for name, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
+            if obj is not None and ckpt[f"{name}_state"]:  # a disabled GradScaler saved {}
+                obj.load_state_dict(ckpt[f"{name}_state"])
+        if ckpt["loader_state"] is not None:
+            _load_loader_state(loader, ckpt["loader_state"])  # no loader: nothing happens
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise CheckpointError(
             f"{path}: a saved state does not fit the objects given ({type(exc).__name__}: {exc}); "

@@ -37,16 +37,20 @@ def build_dir() -> Path:
     return Path.cwd() / "build"
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """The versions a result was measured with (a notebook's entry here, ``train``'s result.json)."""
     import numpy
     import torch
     import torchvision
+
+    from . import __version__
 
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "numpy": numpy.__version__,
+        "course_utils": __version__,
     }
 
 
@@ -133,7 +137,7 @@ def record(notebook_id: str, *, cfg: Any = None, data_source: str | None = None,
         "data_source": source,
         "data_kind": source_kind(source),
         "figures": figures,
-        "versions": _versions(),
+        "versions": versions(),
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     out = build_dir() / "results" / f"{notebook_id}.json"

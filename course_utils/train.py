@@ -28,7 +28,6 @@ import contextlib
 import io
 import itertools
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ from torch import nn
 
 from . import config, data, distributed, engine, files
 from .checkpoint import CheckpointError, read_checkpoint
+from .report import versions
 from .train_args import (  # noqa: F401  the constants and the parser are re-exported from here
     CHECKPOINT,
     EXAMPLES,
@@ -236,19 +236,6 @@ def run(
     return history, log
 
 
-def _versions() -> dict[str, str]:
-    import torchvision
-
-    from . import __version__
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "course_utils": __version__,
-    }
-
-
 def result_of(
     args: argparse.Namespace,
     ctx: distributed.Context,
@@ -284,7 +271,7 @@ def result_of(
         "seconds": seconds,
         "final": last,
         "settings": with_epochs(log, len(history)),
-        "versions": _versions(),
+        "versions": versions(),
     }
 
 

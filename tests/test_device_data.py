@@ -213,6 +213,8 @@ def test_state_dict_restores_the_order() -> None:
     expected = _orders(loader, 1)
     loader.load_state_dict(state)
     assert _orders(loader, 1) == expected
+    with pytest.raises(ValueError, match="integer 'seed' and 'epoch', got '0' and 1"):
+        loader.load_state_dict({**state, "seed": "0"})
 
 
 def test_normalisation_matches_torchvision_to_tensor_normalize() -> None:
