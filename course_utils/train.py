@@ -312,6 +312,11 @@ def prepare(args: argparse.Namespace, rank: int, world: int) -> tuple[Any, Any, 
         ) from None
     if len(val_set) < world:
         raise UsageError(f"{len(val_set)} validation images cannot be shared by {world} processes")
+    if args.train_samples is not None and len(set(data.targets_of(train_set).tolist())) < 2:
+        raise UsageError(  # a one-class training set trains to 100 % and learns nothing
+            f"--train-samples {args.train_samples} leaves one class to train on: pass at least "
+            f"{len(data.classes_of(train_set))} (one image per class)"
+        )
     path = args.out / CHECKPOINT
     if rank == 0 and args.resume:
         try:

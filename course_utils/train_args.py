@@ -95,7 +95,9 @@ def _number(
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole' if kind is int else 'a'} number"
+            ) from None
         above = value >= low if low_ok else value > low
         below = value <= high if high_ok else value < high
         if not (math.isfinite(value) and above and below):

@@ -80,7 +80,8 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     [
         (["--model", "vgg16"], "argument --model: invalid choice: 'vgg16'"),
         (["--lr", "0"], "argument --lr: must be a positive number, got 0"),
-        (["--epochs", "two"], "argument --epochs: 'two' is not a number"),
+        (["--epochs", "two"], "argument --epochs: 'two' is not a whole number"),
+        (["--epochs", "2.5"], "argument --epochs: '2.5' is not a whole number"),
         (["--data", "cifar10"], "--model mnist_cnn does not fit --data cifar10"),
         (["--augment"], "--augment: the course has no augmentation pipeline for MNIST"),
         (["--crash-at-epoch", "1"], "it needs at least 2 processes (here 1)"),
@@ -141,6 +142,29 @@ def test_an_image_folder_with_a_broken_file_is_refused(
     )
     assert "b.png: not an image" in line and line.startswith("error: --data ")
     assert "check=False" not in line  # a Python option, not one of the command line
+
+
+@pytest.mark.usefixtures("no_launcher")
+def test_train_samples_that_leave_one_class_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--train-samples 1 kept one class: it trained to 100 % with exit 0 (review of 12-03)."""
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for name in ("cat", "dog"):
+            (tmp_path / "images" / split / name).mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (8, 8), (100 * i, 0, 0)).save(
+                    tmp_path / "images" / split / name / f"{i}.png"
+                )
+    argv = ["--model", "lenet_v2", "--data", str(tmp_path / "images"), "--out", str(tmp_path / "o")]
+    line = refused([*argv, "--train-samples", "1"], capsys)
+    assert (
+        line.strip()
+        == "error: --train-samples 1 leaves one class to train on: pass at least 2 (one image per class)"
+    )
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.usefixtures("no_launcher")
