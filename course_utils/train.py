@@ -42,13 +42,11 @@ from torch import nn
 from . import config, data, distributed, engine, files
 from .checkpoint import CheckpointError, read_checkpoint
 from .report import versions
-from .train_args import (  # noqa: F401  the constants and the parser are re-exported from here
+from .train_args import (
     CHECKPOINT,
-    EXAMPLES,
     HISTORY,
     MODELS,
     RESULT,
-    THREE_CHANNEL,
     WRITTEN_BY,
     build_parser,
     check_args,
