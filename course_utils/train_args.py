@@ -29,8 +29,9 @@ THREE_CHANNEL = ("tutorial_net", "lenet_v1", "lenet_v2", "resnet50")
 CHECKPOINT, HISTORY, RESULT = "checkpoint.pt", "history.json", "result.json"
 WRITTEN_BY = "course_utils.train"  # the mark of the JSON files the course wrote (and may replace)
 # What a run computes with, in flag spelling. --override cannot change the first two (the
-# checkpoint's weights and optimizer state fit only them); --epochs, --out, --workers, --cpu ...
-# may change freely, and so may the number of processes (each global batch is the same).
+# checkpoint's weights and optimizer state fit only them); --epochs, --out, --cpu ... may change
+# freely, and so may the number of processes (each global batch is the same). --workers counts
+# only with --augment: worker processes draw the random transforms from seeds of their own.
 SETTINGS = (
     "model",
     "optimizer",
@@ -45,6 +46,7 @@ SETTINGS = (
     "image-size",
     "amp",
     "channels-last",
+    "workers",
 )
 OVERRIDABLE = SETTINGS[2:]
 EXAMPLES = """\
@@ -183,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=OVERRIDABLE,
         metavar="SETTING",
         help="with --resume: continue with this argument's new value although the checkpoint "
-        "was trained with another (repeat for several; e.g. --override lr)",
+        "was trained with another (repeat for several; e.g. --override lr). The random-number "
+        "states are the checkpoint's: --override seed changes only the shuffling order",
     )
     p.add_argument(
         "--tensorboard",
@@ -275,7 +278,11 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
     """The arguments that change what a run computes, by flag name (an image folder's full path)."""
     values = {name: getattr(args, name.replace("-", "_")) for name in SETTINGS}
     folder = values["data"] not in ("cifar10", "mnist")
-    return values | {"data": str(Path(values["data"]).resolve()) if folder else values["data"]}
+    workers = values["workers"] if values["augment"] else None  # without augmentation: speed only
+    return values | {
+        "data": str(Path(values["data"]).resolve()) if folder else values["data"],
+        "workers": workers,
+    }
 
 
 def _as_flag(name: str, value: Any) -> str:

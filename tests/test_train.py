@@ -427,3 +427,21 @@ def test_a_process_group_that_cannot_be_joined_is_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error: cannot join the process group that RANK, WORLD_SIZE" in err
     assert "start the script with torchrun, or unset them to train in one process" in err
+
+
+def test_workers_count_as_a_setting_only_with_augmentation(tmp_path: Path) -> None:
+    """With --augment, worker processes draw the random transforms from seeds of their own (review)."""
+    from course_utils import train_args
+
+    def parse(*extra: str):
+        return train_args.build_parser().parse_args(["--model", "lenet_v2", "--data", "cifar10", *extra])
+
+    path = tmp_path / "checkpoint.pt"
+    plain = train_args.settings_of(parse("--workers", "2"))
+    assert train_args.check_resume(parse("--workers", "0"), plain, path) is None  # speed only
+    augmented = train_args.settings_of(parse("--augment", "--workers", "2"))
+    problem = train_args.check_resume(parse("--augment", "--workers", "0"), augmented, path)
+    assert (
+        problem is not None and "--workers 2 (now --workers 0)" in problem and "--override workers" in problem
+    )
+    assert train_args.check_resume(parse("--augment", "--override", "workers"), augmented, path) is None
