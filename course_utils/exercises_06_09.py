@@ -176,7 +176,7 @@ def _brightness_by_hand(value: Any) -> Verdict:
     )
 
 
-@register("08.3", "spread of validation accuracy over seeds, in percentage points")
+@register("08.3", "spread of test accuracy over seeds, in percentage points")
 def _seed_spread(value: Any) -> Verdict:
     points = float(value.item() if hasattr(value, "item") else value)
     if not math.isfinite(points) or points < 0:
