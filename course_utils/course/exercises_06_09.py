@@ -14,12 +14,19 @@ def _augmented_validation(value: Any) -> Verdict:
     diff = float(value.item() if hasattr(value, "item") else value)
     if not -1.0 <= diff <= 1.0:
         raise ValueError(f"{diff} is not a difference of two accuracies given as fractions")
-    if diff < 0:
-        return True, "augmented images are harder; a validation figure on them measures something else."
-    return False, (
-        "not lower: is the second loader really built on the augmented transform, and is the "
-        "network trained for more than a few batches?"
-    )
+    if diff == 0.0:
+        return False, "exactly 0: are both loaders built on the same (plain) transform?"
+    if diff > 0:
+        return False, (
+            "higher on augmented images? Check the order (augmented minus plain) and that the "
+            "network was trained on plain images."
+        )
+    if diff > -0.01:
+        return False, (
+            "less than one point lower: that is within the noise of one pass. Is every "
+            "augmentation switched on, and did you average over a few passes?"
+        )
+    return True, "augmented images are harder; a validation figure on them measures something else."
 
 
 @register("06.2", "ColorJitter brightness range for brightness=0.5")
@@ -37,9 +44,31 @@ def _augmentation_cost(value: Any) -> Verdict:
     ratio = float(value.item() if hasattr(value, "item") else value)
     if not math.isfinite(ratio) or ratio <= 0:
         raise ValueError(f"{ratio} is not a positive ratio of two times")
-    if ratio > 1:
-        return True, "every augmentation is extra work per image and per epoch, on the CPU."
-    return False, "augmented loading came out faster: time a whole epoch of each loader, twice, and compare."
+    if ratio < 1:
+        return False, "below 1: is it augmented divided by plain, and not the other way round?"
+    if ratio < 1.2:
+        return False, (
+            "about the same time: does the second loader really augment? Time a whole pass of "
+            "each, after one untimed pass, and compare."
+        )
+    if ratio > 100:
+        return False, "over 100 times: did one of the two passes include building the dataset?"
+    return True, "every augmentation is extra work per image and per epoch, on the CPU."
+
+
+@register("06.5", "fraction of 1,000 copies that your random flip mirrored")
+def _flip_fraction(value: Any) -> Verdict:
+    fraction = as_fraction(value)
+    if fraction == 1.0:
+        return (
+            False,
+            "every copy mirrored: draw a new coin for each image, and flip only when it is below 0.5.",
+        )
+    if fraction == 0.0:
+        return False, "no copy mirrored: did you return the flipped tensor, and compare with torch.equal?"
+    if 0.4 <= fraction <= 0.6:
+        return True, "a coin per image with probability 0.5: about half, like RandomHorizontalFlip()."
+    return False, "far from one half: is the probability 0.5, and is a new coin drawn for every copy?"
 
 
 # (end of lesson 06)
@@ -49,14 +78,20 @@ def _augmentation_cost(value: Any) -> Verdict:
 _STEPLR_07 = {"lr": 1e-3, "step_size": 20, "gamma": 0.1, "batches": 159}
 
 
-@register("07.1", "resumed weights equal without restoring the loader's generator")
+@register("07.1", "resumed weights equal (with the generator state, without it)")
 def _resume_without_generator(value: Any) -> Verdict:
-    if not isinstance(value, bool):
-        raise TypeError(f"pass True or False (the result of same_state), not {type(value).__name__}")
-    if value:
+    if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, bool) for v in value)):
+        raise TypeError("pass the pair (with_generator, without_generator), two results of same_state")
+    with_generator, without_generator = value
+    if not with_generator:
         return False, (
-            "equal? Check that you removed loader.generator.set_state(...) and that the "
-            "loader shuffles (train=True): a fresh generator starts the order from the beginning."
+            "even with the generator state the resumed run differs: is everything else restored "
+            "(model, optimizer, scheduler) into objects built the same way?"
+        )
+    if without_generator:
+        return False, (
+            "equal without the generator state? Check that you left out loader.generator.set_state(...) "
+            "and that the loader shuffles (train=True)."
         )
     return True, (
         "a fresh loader starts its shuffling from the seed again, so the resumed epochs draw "
@@ -109,15 +144,19 @@ def _adam_state_ratio(value: Any) -> Verdict:
 
 
 @register("08.1", "PIL data rate without augmentation / with it")
-def _augmentation_cost(value: Any) -> Verdict:
-    ratio = float(value)
+def _pil_augmentation_cost(value: Any) -> Verdict:
+    ratio = float(value.item() if hasattr(value, "item") else value)
     if not math.isfinite(ratio) or ratio <= 0:
-        return False, "a ratio of two rates (images/s) is a positive number."
-    if ratio < 1.1:
+        raise ValueError(f"{ratio} is not a positive ratio of two rates (images/s)")
+    if ratio < 1:
+        return False, "below 1: is it the rate without augmentation divided by the rate with it?"
+    if ratio < 1.3:
         return False, (
-            "the pipeline without augmentation should be clearly faster: did you time "
-            "data.preset('lenet') against data.preset('lenet_augment') on the same images?"
+            "about the same rate: did you time data.preset('lenet') against "
+            "data.preset('lenet_augment') on the same images, after an untimed pass?"
         )
+    if ratio > 100:
+        return False, "over 100 times: did one of the timings include building the dataset?"
     return True, (
         "flip, rotation, affine and colour jitter each run per image in PIL; without them "
         "only ToTensor and Normalize remain."
@@ -137,17 +176,19 @@ def _brightness_by_hand(value: Any) -> Verdict:
     )
 
 
-@register("08.3", "spread of validation accuracy over seeds, in percentage points")
+@register("08.3", "spread of test accuracy over seeds, in percentage points")
 def _seed_spread(value: Any) -> Verdict:
-    points = float(value)
+    points = float(value.item() if hasattr(value, "item") else value)
     if not math.isfinite(points) or points < 0:
-        return False, "a spread (largest minus smallest accuracy) is >= 0."
+        raise ValueError(f"{points} is not a spread (largest minus smallest accuracy, >= 0)")
     if points == 0:
         return False, (
             "no spread at all: pass each seed to both the DeviceLoader (seed=) and BatchAugment's generator."
         )
-    if points > 25:
-        return False, "more than 25 points: is it in percentage points, and did every run train as long?"
+    if points < 0.1:
+        return False, "below 0.1: that looks like a fraction; give the spread in percentage points (x 100)."
+    if points > 15:
+        return False, "more than 15 points: did every run train as long, from the same initial weights?"
     return True, (
         "chance alone moves a short run's accuracy by about this much; compare the "
         "PIL-vs-DeviceLoader difference with it before calling either better."
@@ -205,6 +246,26 @@ def _restart_difference(value: Any) -> Verdict:
             "use exactly the same arguments (--cpu, --seed, --batch-size, samples)?"
         )
     return False, "far apart: compare checkpoints of runs with the same arguments and the same --epochs."
+
+
+@register("09.6", "largest weight difference after 10 steps without the all-reduce")
+def _no_all_reduce(value: Any) -> Verdict:
+    diff = float(value.item() if hasattr(value, "item") else value)
+    if not math.isfinite(diff) or diff < 0:
+        raise ValueError(f"{diff} is not a largest absolute difference (a number >= 0)")
+    if diff == 0.0:
+        return False, "exactly 0: did you compare a model with itself, or step the replicas at all?"
+    if diff < 1e-5:
+        return False, (
+            "that is rounding: the replicas still average their gradients. Let each one step "
+            "with its own half-batch gradient only."
+        )
+    if diff > 10:
+        return False, "more than 10: did the runs use the lesson's learning rate (0.05) for 10 steps?"
+    return True, (
+        "without the all-reduce each replica follows only its half of the data: far beyond "
+        "the lesson's tolerance of 1e-5, which is why the check can tell."
+    )
 
 
 # (end of lesson 09)
