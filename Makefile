@@ -125,7 +125,12 @@ COLAB_PYTHON ?= $(shell .ci/find_python.sh 3.13)
 test-colab: export COURSE_ALLOWED_WARNINGS = $(OLD_MATPLOTLIB_WARNINGS)
 test-colab: $(COLAB_VENV)/.installed
 	$(COLAB_VENV)/bin/python .ci/colab.py $(NOTEBOOKS) $(SOLUTIONS)
-	$(SMOKE) $(COLAB_VENV)/bin/python -m pytest tests/test_widgets.py $(NOTEBOOKS) $(SOLUTIONS) $(NBVAL) $(PYTEST_ARGS)
+	@# PYTHONSAFEPATH and importlib mode: neither the checkout nor tests/ goes on sys.path, so the
+	@# tests, like the notebooks' kernels, import the copy the bootstrap cell installed.
+	PYTHONSAFEPATH=1 $(COLAB_VENV)/bin/python -c "import course_utils, sys; \
+	    sys.exit(0 if 'site-packages' in course_utils.__file__ else 'not the installed copy: ' + course_utils.__file__)"
+	PYTHONSAFEPATH=1 $(SMOKE) $(COLAB_VENV)/bin/python -m pytest --import-mode=importlib tests/test_widgets.py \
+	    $(NOTEBOOKS) $(SOLUTIONS) $(NBVAL) $(PYTEST_ARGS)
 
 $(COLAB_VENV)/.installed: .ci/colab-pins.txt
 	@test -n "$(COLAB_PYTHON)" || { echo "make test-colab needs Python 3.13 (see above)" >&2; exit 2; }
