@@ -5,8 +5,8 @@ It prints whether the value is plausible and why, or what to look at again,
 and returns ``True`` or ``False``. It never prints the expected answer itself:
 the solutions notebooks (``notebooks/solutions/``) do that.
 
-Each lesson registers its exercises in its own section of ``exercises_01_05.py``
-or ``exercises_06_09.py`` (imported at the end of this module), with
+Each lesson registers its exercises in its own section of ``exercises_01_05.py``,
+``exercises_06_09.py`` or ``exercises_11_12.py`` (imported at the end of this module), with
 ``@register("NN.k", "the question in a few words")`` on a function that takes
 the learner's value and returns ``(ok, why)``.
 """
@@ -84,4 +84,4 @@ def as_fraction(value: Any) -> float:
     return number / 100.0 if number > 1.0 else number
 
 
-from . import exercises_01_05, exercises_06_09  # noqa: E402,F401  registers the lessons' checks
+from . import exercises_01_05, exercises_06_09, exercises_11_12  # noqa: E402,F401  registers the lessons' checks
