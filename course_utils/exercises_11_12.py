@@ -54,3 +54,48 @@ def _unfrozen_layer4(value: Any) -> Verdict:
 
 
 # (end of lesson 11)
+
+
+# ---- lesson 12: looking inside a trained network ---------------------------
+@register("12.1", "numbers LeNet v1's conv2 outputs per image")
+def _conv2_size(value: Any) -> Verdict:
+    count = as_whole_number(value)
+    if count == 50 * 10 * 10:
+        return True, "50 channels of 10x10: conv2's 5x5 filters shrink the pooled 14x14 maps to 10x10."
+    if count == 50 * 5 * 5:
+        return False, "that is after the pooling (the 1,250 features fc1 gets); hook conv2 itself."
+    if count in (50, 20 * 28 * 28, 20 * 14 * 14):
+        return False, "hook lenet.conv2 (not conv1) and count output[0].numel() for one image."
+    return False, "register a forward hook on lenet.conv2 and print output.shape."
+
+
+@register("12.2", "height of a Grad-CAM map at ResNet-18's layer4 for 32x32 images")
+def _layer4_size(value: Any) -> Verdict:
+    size = as_whole_number(value)
+    if size == 1:
+        return True, (
+            "32 is halved five times (stem convolution, max-pool, layer2, layer3, layer4): one "
+            "position, so the map cannot say where anything is. layer2 still has 4x4."
+        )
+    if size == 7:
+        return False, "7x7 is layer4's size for 224x224 ImageNet images; our images have 32x32 pixels."
+    return False, "run interpret.grad_cam(resnet, resnet.layer4, images, labels) and read the shape."
+
+
+@register("12.3", "of the MNIST CNN's 8 highest-loss validation images, how many are mistakes")
+def _worst_are_mistakes(value: Any) -> Verdict:
+    count = as_whole_number(value)
+    if not 0 <= count <= 8:
+        raise ValueError(f"{count} is not a number of images out of 8")
+    if count == 8:
+        return True, (
+            "confident mistakes: a right answer gives its class at least 1/10 of the probability, "
+            "a loss of at most ln 10 = 2.3, and the highest losses lie above that."
+        )
+    return False, (
+        "some of the 8 were right: did you sort by the per-image loss (reduction='none') in "
+        "descending order, and compare argmax(1) with the targets of the same images?"
+    )
+
+
+# (end of lesson 12)

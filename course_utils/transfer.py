@@ -40,7 +40,7 @@ class Recipe:
     """How the course backbone is pre-trained; a different recipe is a different file."""
 
     epochs: int
-    batch_size: int = 64
+    batch_size: int = 32
     lr: float = 1e-3
     seed: int = 0
     classes: tuple[int, ...] = SOURCE_CLASSES
@@ -49,7 +49,7 @@ class Recipe:
     @classmethod
     def for_profile(cls, profile: str) -> Recipe:
         """Few epochs for ``smoke`` (CI, under a minute), more for a learner's ``quick``/``full``."""
-        return cls(epochs={"smoke": 2, "quick": 8}.get(profile, 20))
+        return cls(epochs={"smoke": 4, "quick": 8}.get(profile, 20))
 
 
 class WeightsHashError(RuntimeError):
