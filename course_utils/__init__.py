@@ -18,6 +18,8 @@ lessons meet them:
 * ``distributed``: process groups, samplers and DDP for ``train`` (09);
 * ``train``: ``python -m course_utils.train``, the training script, with ``train_args``
   (its command line) (09);
+* ``transfer``: the course's own pre-trained backbone (cached, SHA-256 checked), freezing it (11);
+* ``interpret``: feature maps by hooks, saliency and Grad-CAM by hand (12);
 * ``report``: ``record``, each lesson's headline figures, and the results table;
 * ``course``: the course's own machinery: ``check.exercise`` (exercise checks and their
   judges), ``tables.show`` (per-lesson tables) and the notebook runner of ``make course``.

@@ -5,7 +5,8 @@ Lessons call two things from here, through ``from course_utils import check, tab
 the maintainers:
 
 * :mod:`.check`: the registry of exercise checks (``register``, ``exercise``, ``known``);
-* ``exercises_01_05.py``, ``exercises_06_09.py``, ``exercises_10.py``: the judges, one section per lesson;
+* ``exercises_01_05.py``, ``exercises_06_09.py``, ``exercises_10.py``, ``exercises_11_12.py``:
+  the judges, one section per lesson;
 * :mod:`.tables`: ``show`` and the per-lesson table rows;
 * :mod:`.runner`: the notebook runner behind ``make course``
   (``python -m course_utils.report run``);
@@ -21,4 +22,4 @@ registry (:mod:`.check`) imports none of its clients; this package imports them 
 
 from __future__ import annotations
 
-from . import check, exercises_01_05, exercises_06_09, exercises_10, tables  # noqa: F401  importing a judge module registers it
+from . import check, exercises_01_05, exercises_06_09, exercises_10, exercises_11_12, tables  # noqa: F401  importing a judge module registers it

@@ -5,8 +5,8 @@ It prints whether the value is plausible and why, or what to look at again,
 and returns ``True`` or ``False``. It never prints the expected answer itself:
 the solutions notebooks (``notebooks/solutions/``) do that.
 
-Each lesson registers its exercises in its own section of ``exercises_01_05.py``
-or ``exercises_06_09.py`` (beside this module), with
+Each lesson registers its exercises in its own section of ``exercises_01_05.py``,
+``exercises_06_09.py``, ``exercises_10.py`` or ``exercises_11_12.py`` (beside this module), with
 ``@register("NN.k", "the question in a few words")`` on a function that takes
 the learner's value and returns ``(ok, why)``. This registry imports none of them:
 ``course_utils.course`` does (see its docstring for adding a lesson).
