@@ -53,7 +53,7 @@ system-env:
 	$(PYTHON) .ci/system_env.py --extras $(EXTRAS) $(if $(CONSTRAINTS),--constraints $(CONSTRAINTS))
 
 course: $(STAMP)
-	$(PY) -m course_utils.report run $(NOTEBOOKS) $(SOLUTIONS)
+	$(PY) -m course_utils.course.report run $(NOTEBOOKS) $(SOLUTIONS)
 
 # ruff: lint and format check, configured in pyproject.toml ([tool.ruff]).
 LINT_PATHS := course_utils tests tools benchmarks notebooks .ci

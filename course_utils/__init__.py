@@ -16,15 +16,15 @@ lessons meet them:
   read and what a load checks;
 * ``files``: ``write_atomically`` and the output folder's lock (07, 09);
 * ``distributed``: process groups, samplers and DDP for ``train`` (09);
-* ``train``: ``python -m course_utils.train``, the training script, with ``train_args``
-  (its command line) (09);
+* ``train``: ``python -m course_utils.train``, the training script (a package: the script in
+  ``__init__``, its command line in ``args``) (09);
 * ``transfer``: the course's own pre-trained backbone (cached, SHA-256 checked), freezing it (11);
 * ``interpret``: feature maps by hooks, saliency and Grad-CAM by hand (12);
-* ``report``: ``record``, each lesson's headline figures, and the results table;
 * ``course``: the course's own machinery: ``check.exercise`` (exercise checks and their
-  judges), ``tables.show`` (per-lesson tables) and the notebook runner of ``make course``.
+  judges), ``tables.show`` (per-lesson tables), ``report.record`` (each lesson's headline
+  figures), the results page and the notebook runner of ``make course``.
 
-``from course_utils import check, tables`` gives the two calls the lessons use from
+``from course_utils import check, report, tables`` gives the three calls the lessons use from
 ``course``. Importing the package does no I/O.
 
 With ``COURSE_STRICT_WARNINGS=1`` (set by ``make test``) deprecations raised by
@@ -38,9 +38,9 @@ import os
 import warnings
 
 # The course's own machinery lives in course/; lessons call check.exercise and tables.show.
-from .course import check, tables
+from .course import check, report, tables
 
-__all__ = ["check", "strict_warnings", "tables", "warning_filters"]
+__all__ = ["check", "report", "strict_warnings", "tables", "warning_filters"]
 __version__ = "0.1.0"
 
 # Warnings attributed to these modules are checked (a notebook's cells run in __main__).

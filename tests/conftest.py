@@ -279,7 +279,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     paths = _site_notebooks(root / "notebooks")
     run = subprocess.run(
-        [sys.executable, "-m", "course_utils.report", "run", *map(str, paths)],
+        [sys.executable, "-m", "course_utils.course.report", "run", *map(str, paths)],
         env=env,
         cwd=root,
         capture_output=True,

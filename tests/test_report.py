@@ -1,4 +1,4 @@
-"""Tests for course_utils.report: recorded results, the results table and the notebook runner."""
+"""Tests for course_utils.course.report: recorded results, the results table, the notebook runner."""
 
 from __future__ import annotations
 
@@ -497,8 +497,8 @@ def test_no_post_is_named_by_its_file_number() -> None:
     texts = {
         "README.md": (REPO / "README.md").read_text(),
         "tests/expected_results.toml": (REPO / "tests" / "expected_results.toml").read_text(),
-        "results tables (report.py)": (REPO / "course_utils" / "report.py").read_text(),
     }
+    texts |= {str(p.relative_to(REPO)): p.read_text() for p in sorted(REPO.glob("course_utils/course/*.py"))}
     texts |= {str(p.relative_to(REPO)): p.read_text() for p in sorted(REPO.glob("docs/*.py"))}
     texts |= {where: markdown for _, where, markdown in lesson_markdown()}
     found = [f"{where}: {m[0]!r}" for where, text in texts.items() for m in FILE_NUMBER.finditer(text)]

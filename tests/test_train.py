@@ -431,7 +431,7 @@ def test_a_process_group_that_cannot_be_joined_is_one_line(
 
 def test_workers_count_as_a_setting_only_with_augmentation(tmp_path: Path) -> None:
     """With --augment, worker processes draw the random transforms from seeds of their own (review)."""
-    from course_utils import train_args
+    from course_utils.train import args as train_args
 
     def parse(*extra: str):
         return train_args.build_parser().parse_args(["--model", "lenet_v2", "--data", "cifar10", *extra])

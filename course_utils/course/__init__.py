@@ -1,15 +1,16 @@
 """The course's own machinery, kept apart from the code a lesson asks you to read.
 
-Lessons call two things from here, through ``from course_utils import check, tables``:
-``check.exercise("03.2", value)`` and ``tables.show(rows, headers)``. The rest serves
-the maintainers:
+Lessons call three things from here, through ``from course_utils import check, report, tables``:
+``check.exercise("03.2", value)``, ``tables.show(rows, headers)`` and
+``report.record("03", ...)``. The rest serves the maintainers:
 
 * :mod:`.check`: the registry of exercise checks (``register``, ``exercise``, ``known``);
 * ``exercises_01_05.py``, ``exercises_06_09.py``, ``exercises_10.py``, ``exercises_11_12.py``:
   the judges, one section per lesson;
 * :mod:`.tables`: ``show`` and the per-lesson table rows;
-* :mod:`.runner`: the notebook runner behind ``make course``
-  (``python -m course_utils.report run``);
+* :mod:`.report`: ``record``, each lesson's headline figures in ``build/results/``, and
+  ``python -m course_utils.course.report run`` (``make course``);
+* :mod:`.runner`: the notebook runner behind it;
 * :mod:`.results`: the results page (``build/results.md``, the site's page): each lesson's
   headline figures in words and units, beside the posts' figures.
 

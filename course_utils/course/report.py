@@ -2,7 +2,7 @@
 
 A lesson ends with ``report.record("03", test_acc=0.54, seconds=81.2)``. That
 writes ``build/results/03.json`` with the profile, device, data source and
-library versions. ``python -m course_utils.report run notebooks/*.ipynb``
+library versions. ``python -m course_utils.course.report run notebooks/*.ipynb``
 executes notebooks headlessly (the runner is :mod:`course_utils.course.runner`),
 stores executed copies in ``build/notebooks/`` and writes the table ``build/results.md``.
 """
@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import files
-from .course import runner
-from .course.results import is_accuracy, results_markdown, results_table
-from .course.runner import NotebookError, notebook_key  # noqa: F401  report.notebook_key, as before
+from .. import files
+from . import runner
+from .results import is_accuracy, results_markdown, results_table
+from .runner import NotebookError, notebook_key  # noqa: F401  report.notebook_key, as before
 
 
 def build_dir() -> Path:
@@ -43,7 +43,7 @@ def versions() -> dict[str, str]:
     import torch
     import torchvision
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "python": platform.python_version(),
@@ -123,7 +123,7 @@ def record(notebook_id: str, *, cfg: Any = None, data_source: str | None = None,
     numbers such as ``test_acc=0.54`` (fractions) or ``seconds=81.2``. A bad id or figure
     raises before anything is written; the file is replaced atomically.
     """
-    from . import config
+    from .. import config
 
     notebook_id, figures = check_notebook_id(notebook_id), check_figures(figures)
     profile = getattr(cfg, "profile", None) or config.resolve_profile()
@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[course] left out {name}: {why}", file=sys.stderr)
         print(results_table(results, unreadable=unreadable))
         return 0
-    print("usage: python -m course_utils.report run NOTEBOOK... | table", file=sys.stderr)
+    print("usage: python -m course_utils.course.report run NOTEBOOK... | table", file=sys.stderr)
     return 2
 
 

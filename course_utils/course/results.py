@@ -1,7 +1,7 @@
 """The results page: each lesson's headline figures in words and units, beside the posts' figures.
 
 Course machinery behind ``build/results.md`` and the site's results page (``make course``,
-``make site``). :mod:`course_utils.report` records the figures; this module only presents them.
+``make site``). :mod:`course_utils.course.report` records the figures; this module only presents them.
 """
 
 from __future__ import annotations

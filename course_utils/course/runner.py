@@ -1,6 +1,6 @@
 """The notebook runner behind ``make course``: every cell of each notebook, in a fresh kernel.
 
-``python -m course_utils.report run notebooks/*.ipynb`` calls :func:`execute_all` through
+``python -m course_utils.course.report run notebooks/*.ipynb`` calls :func:`execute_all` through
 ``report.run_notebooks``, which then writes the results table. Executed copies go to
 ``build/notebooks/`` (solutions to ``build/notebooks/solutions/``), each stamped with the
 profile, device, date, run time and the first error.

@@ -39,10 +39,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import config, data, distributed, engine, files
-from .checkpoint import CheckpointError, read_checkpoint
-from .report import versions
-from .train_args import (
+from .. import config, data, distributed, engine, files
+from ..checkpoint import CheckpointError, read_checkpoint
+from ..course.report import versions
+from .args import (
     CHECKPOINT,
     HISTORY,
     MODELS,
@@ -390,7 +390,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             distributed.stop(ctx)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import models
+from .. import models
 
 MODELS = {
     "tutorial_net": models.TutorialNet,
