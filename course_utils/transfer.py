@@ -15,10 +15,10 @@ in eval mode (its BatchNorm keeps its running statistics) under a trainable head
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from . import files
 
 #: CIFAR-10 labels the course backbone is pre-trained on, and the ones lesson 11 transfers to.
 SOURCE_CLASSES = (0, 2, 4, 6, 8)  # airplane, bird, deer, frog, ship
@@ -204,17 +206,6 @@ def pretrain(recipe: Recipe, *, verbose: bool = True) -> tuple[nn.Module, dict[s
     return model, meta
 
 
-def _save_atomically(write: Callable[[Path], None], path: Path) -> None:
-    """``write(tmp)`` into a temporary file beside ``path``, then rename it: never half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def course_weights(
     *, recipe: Recipe | None = None, root: str | os.PathLike | None = None, verbose: bool = True
 ) -> CourseWeights:
@@ -245,9 +236,11 @@ def course_weights(
             )
         model, meta = pretrain(recipe, verbose=verbose)
         folder.mkdir(parents=True, exist_ok=True)
-        _save_atomically(lambda tmp: torch.save(model.state_dict(), tmp), path)
+        buffer = io.BytesIO()
+        torch.save(model.state_dict(), buffer)
+        files.write_atomically(path, buffer.getvalue())
         record = {"sha256": sha256_of(path), "meta": meta}
-        _save_atomically(lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"), record_path)
+        files.write_atomically(record_path, json.dumps(record, indent=2) + "\n")
     elif verbose:
         print(f"[course] course backbone read from {folder} ({why})")
     return CourseWeights(path, json.loads(record_path.read_text()))

@@ -126,3 +126,25 @@ def test_writable_reads_the_mode_bits(tmp_path: Path) -> None:
         assert not transfer.writable(tmp_path)  # also as root, for whom os.access says yes
     finally:
         tmp_path.chmod(0o755)
+
+
+def test_a_cached_imagenet_file_is_picked_and_loaded_as_it_is(tmp_path: Path, monkeypatch) -> None:
+    """The online path without a network: a file in torch's cache is picked even offline.
+
+    torchvision checks its hash prefix only when it downloads; a cached copy is loaded as it
+    is (this fake one too), whereas the course backbone's SHA-256 is checked at every load.
+    """
+    import torchvision
+
+    imagenet = torchvision.models.ResNet18_Weights.DEFAULT
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    cached = tmp_path / "hub" / "checkpoints" / Path(imagenet.url).name
+    cached.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    fake = torchvision.models.resnet18().state_dict()  # right keys, not torchvision's bytes
+    torch.save(fake, cached)
+    assert transfer.pick_weights(verbose=False) is imagenet
+    assert "ImageNet-1K, 69.758 % top-1" in transfer.describe(imagenet)
+    model = transfer.build(imagenet)
+    assert torch.equal(model.conv1.weight, fake["conv1.weight"]) and model.fc.out_features == 1000
