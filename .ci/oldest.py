@@ -14,8 +14,14 @@ from pathlib import Path
 
 if sys.version_info >= (3, 11):
     import tomllib
-else:  # pragma: no cover
-    from pip._vendor import tomli as tomllib
+else:  # pragma: no cover - Python 3.10: tomli, or pip's own copy; requirements() says when neither
+    try:
+        import tomli as tomllib
+    except ImportError:
+        try:
+            from pip._vendor import tomli as tomllib
+        except ImportError:
+            tomllib = None  # type: ignore[assignment]
 
 try:
     from packaging.requirements import Requirement
@@ -28,7 +34,7 @@ except ImportError:  # a bare interpreter: pip's own copy, if there is a pip
 
 def requirements(pyproject: Path, extras: list[str]) -> list[str]:
     """The project's dependencies plus those of ``extras``, as written."""
-    if Requirement is None:
+    if Requirement is None or tomllib is None:
         raise SystemExit(f"{sys.executable} has neither packaging nor pip: install pip (python -m ensurepip)")
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     optional = project.get("optional-dependencies", {})

@@ -562,7 +562,8 @@ def test_image_folder_reads_every_mode_as_the_picture_it_shows(tmp_path, case) -
     image, suffix, pixel = MODES[case]
     root = _two_class_folder(tmp_path / "photos", image, suffix)
     with Image.open(root / "a" / f"picture{suffix}") as opened:
-        assert opened.mode == case.split()[0]  # the file really holds that mode
+        held = {"I;16": ("I;16", "I")}.get(case, (case.split()[0],))  # older Pillow opens a 16-bit PNG as I
+        assert opened.mode in held  # the file really holds that mode
     folder = data.image_folder(root)
     picture, label = folder[0]
     assert (picture.mode, label) == ("RGB", 0)
