@@ -81,24 +81,28 @@ def _torch_of(python: Path) -> str:
     return subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
+def setup_without_torch(tmp_path: Path) -> tuple[subprocess.CompletedProcess, float]:
+    """``make setup`` with USE_SYSTEM_TORCH=1 and an interpreter that has no torch: (result, seconds)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    python = tmp_path / "bare" / "bin" / "python"
+    start = time.perf_counter()
+    out = subprocess.run(
+        [MAKE, "-C", str(REPO), "setup", "USE_SYSTEM_TORCH=1", f"PYTHON={python}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return out, time.perf_counter() - start
+
+
 def refusal_baseline(tmp_path: Path) -> float:
     """Seconds for the quickest refusal there is, measured now on this machine: ``make setup``
     with USE_SYSTEM_TORCH=1 and an interpreter that has no torch (make starts, Python starts,
     .ci/system_env.py stops at its first check). A refusal that waits for the network or
     installs anything takes many times longer; one that stops at once, a few times at most."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
-    cmd = [
-        MAKE,
-        "-C",
-        str(REPO),
-        "setup",
-        "USE_SYSTEM_TORCH=1",
-        f"PYTHON={tmp_path / 'bare' / 'bin' / 'python'}",
-    ]
-    start = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    out, seconds = setup_without_torch(tmp_path)
     assert out.returncode != 0 and "torch and torchvision are not installed" in out.stderr
-    return time.perf_counter() - start
+    return seconds
 
 
 @pytest.mark.skipif(
@@ -141,20 +145,7 @@ def test_system_torch_without_an_index_stops_at_once_naming_what_is_missing(tmp_
 
 
 def test_system_torch_refuses_an_environment_without_torch(tmp_path) -> None:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
-    out = subprocess.run(
-        [
-            MAKE,
-            "-C",
-            str(REPO),
-            "setup",
-            "USE_SYSTEM_TORCH=1",
-            f"PYTHON={tmp_path / 'bare' / 'bin' / 'python'}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out, _ = setup_without_torch(tmp_path)
     assert out.returncode != 0
     assert "torch and torchvision are not installed" in out.stderr
     assert "never installed or upgraded here" in out.stderr

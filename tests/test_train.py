@@ -126,16 +126,22 @@ def test_resume_without_a_checkpoint_is_refused(tmp_path: Path, capsys: pytest.C
     assert f"--resume: there is no checkpoint at {tmp_path / 'checkpoint.pt'}" in line
 
 
-@pytest.mark.usefixtures("no_launcher")
-def test_an_image_folder_with_a_broken_file_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def image_folder(root: Path, *, per_class: int) -> None:
+    """``root/{train,val}/{cat,dog}/`` with ``per_class`` small PNGs each (different pixels)."""
     from PIL import Image
 
     for split in ("train", "val"):
         for name in ("cat", "dog"):
-            (tmp_path / "images" / split / name).mkdir(parents=True)
-            Image.new("RGB", (8, 8)).save(tmp_path / "images" / split / name / "a.png")
+            (root / split / name).mkdir(parents=True)
+            for i in range(per_class):
+                Image.new("RGB", (8, 8), (100 * i, 0, 0)).save(root / split / name / f"{i}.png")
+
+
+@pytest.mark.usefixtures("no_launcher")
+def test_an_image_folder_with_a_broken_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image_folder(tmp_path / "images", per_class=1)
     (tmp_path / "images" / "train" / "cat" / "b.png").write_text("not a picture")
     line = refused(
         ["--model", "lenet_v2", "--data", str(tmp_path / "images"), "--out", str(tmp_path / "o")], capsys
@@ -149,15 +155,7 @@ def test_train_samples_that_leave_one_class_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--train-samples 1 kept one class: it trained to 100 % with exit 0 (review of 12-03)."""
-    from PIL import Image
-
-    for split in ("train", "val"):
-        for name in ("cat", "dog"):
-            (tmp_path / "images" / split / name).mkdir(parents=True)
-            for i in range(2):
-                Image.new("RGB", (8, 8), (100 * i, 0, 0)).save(
-                    tmp_path / "images" / split / name / f"{i}.png"
-                )
+    image_folder(tmp_path / "images", per_class=2)
     argv = ["--model", "lenet_v2", "--data", str(tmp_path / "images"), "--out", str(tmp_path / "o")]
     line = refused([*argv, "--train-samples", "1"], capsys)
     assert (
