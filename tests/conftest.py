@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fakes import fake_images, write_idx  # tests/ is on sys.path (this conftest's folder)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -152,25 +153,6 @@ FAKE_CIFAR_CLASSES = (
     "ship",
     "truck",
 )
-
-
-def write_idx(path: Path, array) -> Path:
-    """Write a uint8 array as an IDX file (MNIST's format): magic, big-endian sizes, bytes."""
-    import numpy as np
-
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(header + array.tobytes())
-    return path
-
-
-def fake_images(n: int, shape: tuple[int, ...], seed: int):
-    """``n`` random uint8 images and balanced labels 0..9."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (n, *shape), dtype=np.uint8), np.arange(n, dtype=np.int64) % 10
 
 
 @pytest.fixture

@@ -675,7 +675,7 @@ def test_labels_of_the_test_split_are_checked_too(monkeypatch, offline, fake_cif
 
 @pytest.mark.parametrize("split", ["train", "t10k"])
 def test_idx_images_and_labels_that_disagree_name_both_files(monkeypatch, offline, fake_mnist, split) -> None:
-    from conftest import fake_images, write_idx
+    from fakes import fake_images, write_idx
 
     raw = fake_mnist / "MNIST" / "raw"
     labels = write_idx(raw / f"{split}-labels-idx1-ubyte", fake_images(19, (1,), 5)[1])
@@ -701,7 +701,7 @@ def test_idx_images_and_labels_that_disagree_name_both_files(monkeypatch, offlin
 def test_idx_labels_out_of_range_or_of_one_class_are_refused(
     monkeypatch, offline, fake_mnist, labels, message
 ) -> None:
-    from conftest import write_idx
+    from fakes import write_idx
 
     bad = write_idx(fake_mnist / "MNIST" / "raw" / "train-labels-idx1-ubyte", labels)
     monkeypatch.setenv("COURSE_DATA_DIR", str(fake_mnist))

@@ -60,10 +60,11 @@ def tracked() -> list[str]:
 
 
 def course_modules(files: list[str]) -> list[str]:
-    """``course_utils.data.formats`` and the like, for every tracked module of the package."""
+    """``course_utils.data.formats`` and the like, for every tracked module of the package
+    (a ``__main__`` runs its program when imported: ``--help`` tries that one)."""
     out = []
     for name in files:
-        if name.startswith("course_utils/") and name.endswith(".py"):
+        if name.startswith("course_utils/") and name.endswith(".py") and not name.endswith("/__main__.py"):
             module = name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
             out.append(module)
     return sorted(out)
