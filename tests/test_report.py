@@ -515,3 +515,12 @@ def test_readme_names_the_five_posts_and_the_lessons_that_retell_them(posts: lis
         assert post.title in row and f"*{post.short}*" in row, row
         retold = re.findall(r"\b\d\d\b", row.rsplit("|", 2)[1])
         assert set(post.lessons) <= set(retold) <= lessons, row
+
+
+def test_results_go_to_the_checkouts_build_folder_from_any_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook's kernel runs in notebooks/: its results must still reach build/ (was notebooks/build)."""
+    monkeypatch.delenv("COURSE_BUILD_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert report.build_dir() == REPO / "build"

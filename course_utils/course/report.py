@@ -31,7 +31,7 @@ def build_dir() -> Path:
     env = os.environ.get("COURSE_BUILD_DIR")
     if env:
         return Path(env).expanduser()
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]  # course_utils/course/report.py -> the checkout
     if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
         return checkout / "build"
     return Path.cwd() / "build"
