@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from fakes import fake_images, write_idx  # tests/ is on sys.path (this conftest's folder)
+
+sys.path.insert(0, str(Path(__file__).parent))  # for fakes, under --import-mode=importlib too (test-colab)
+from fakes import fake_images, write_idx  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
