@@ -25,11 +25,13 @@ else:  # pragma: no cover - Python 3.10: tomli, or pip's own copy; requirements(
 
 try:
     from packaging.requirements import Requirement
+    from packaging.version import Version
 except ImportError:  # a bare interpreter: pip's own copy, if there is a pip
     try:
         from pip._vendor.packaging.requirements import Requirement
+        from pip._vendor.packaging.version import Version
     except ImportError:
-        Requirement = None  # type: ignore[assignment,misc]  # requirements() says what to install
+        Requirement = Version = None  # type: ignore[assignment,misc]  # requirements() says what to install
 
 
 def requirements(pyproject: Path, extras: list[str]) -> list[str]:
@@ -45,15 +47,23 @@ def requirements(pyproject: Path, extras: list[str]) -> list[str]:
 
 
 def floors(lines: list[str]) -> list[str]:
-    """``name==floor ; marker`` for every requirement with a ``>=`` bound, once per name."""
-    pins: dict[str, str] = {}
+    """``name==floor ; marker`` for every requirement with a ``>=`` bound, once per name.
+
+    A name required twice (ipywidgets: >= 7.7.1 for Colab, >= 8.0 in the lab extra) gets
+    the higher floor, the oldest release that satisfies both.
+    """
+    pins: dict[str, tuple[str, str]] = {}  # name: (floor, pin)
     for line in lines:
         req = Requirement(line)
         lows = [s.version for s in req.specifier if s.operator == ">="]
-        if lows and req.name.lower() not in pins:
-            marker = f" ; {req.marker}" if req.marker else ""
-            pins[req.name.lower()] = f"{req.name}=={max(lows)}{marker}"
-    return sorted(pins.values(), key=str.lower)
+        if not lows:
+            continue
+        low = max(lows, key=Version)
+        marker = f" ; {req.marker}" if req.marker else ""
+        known = pins.get(req.name.lower())
+        if known is None or Version(low) > Version(known[0]):
+            pins[req.name.lower()] = (low, f"{req.name}=={low}{marker}")
+    return sorted((pin for _, pin in pins.values()), key=str.lower)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ measured manual check in README: ``make test-unit USE_SYSTEM_TORCH=1 PYTHON=/tmp
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import importlib.util
 import os
 import re
 import shutil
@@ -205,6 +206,15 @@ def test_oldest_constraints_pin_every_floor_of_pyproject(tmp_path) -> None:
     pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ ;\n]+)", out, flags=re.MULTILINE))
     assert pins["torch"] == "2.11" and pins["torchvision"] == "0.26"
     assert {"numpy", "pytest", "nbval", "jupyterlab"} <= set(pins)
+    assert pins["ipywidgets"] == "8.0", "JupyterLab 4 needs ipywidgets 8: the lab extra's floor wins"
+
+
+def test_a_name_required_twice_is_pinned_at_its_higher_floor() -> None:
+    spec = importlib.util.spec_from_file_location("oldest", REPO / ".ci" / "oldest.py")
+    oldest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oldest)
+    pins = oldest.floors(["ipywidgets>=7.7.1", "pillow>=10.1", "ipywidgets>=10.0", "pillow>=9.5"])
+    assert pins == ["ipywidgets==10.0", "pillow==10.1"]  # 10.0 > 7.7.1 as versions, not as strings
 
 
 if __name__ == "__main__":
