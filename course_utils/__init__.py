@@ -7,17 +7,18 @@ lessons meet them:
 * ``config``: ``setup``, the run's settings scaled to a profile, seeding, the device (00);
 * ``data``: datasets, transforms, loaders, ``DeviceLoader`` and ``BatchAugment`` (01, 02, 06, 08);
 * ``viz``: images, confusion matrices, training curves, ``layer_shapes`` (02, 04);
-* ``models``: the networks, ``count_parameters``, ``eval_mode``, the first-batch checks (03, 04);
-* ``engine``: ``train_one_epoch``, ``evaluate``, ``predict``, ``fit`` (03, 05, 07);
-* ``metrics``: accuracy, top-k, per-class accuracy, confusion matrix, and ``History``,
-  the per-epoch record ``fit`` returns (03, 05, 07);
+* ``models``: the networks, ``count_parameters``, ``same_architecture`` (03, 04, 05);
+* ``engine``: ``train_one_epoch``, ``evaluate``, ``predict``, ``fit`` and its ``History``,
+  ``eval_mode`` and the first-batch checks (03, 04, 05, 07); a package of three files:
+  ``loops``, ``fit``, ``checks``;
+* ``metrics``: accuracy, top-k, per-class accuracy, confusion matrix (03, 06, 07);
 * ``widgets``: the augmentation explorer (06);
 * ``checkpoint``: ``save_checkpoint`` / ``load_checkpoint`` (07): atomic write, checksum, a safe
   read and what a load checks;
-* ``files``: ``write_atomically`` and the output folder's lock (07, 09);
+* ``files``: ``write_atomically``, the one way the course replaces a file (07);
 * ``distributed``: process groups, samplers and DDP for ``train`` (09);
 * ``train``: ``python -m course_utils.train``, the training script (a package: the script in
-  ``__init__``, its command line in ``args``) (09);
+  ``__init__``, its command line in ``args``, the output folder's lock in ``outdir``) (09);
 * ``transfer``: the course's own pre-trained backbone (cached, SHA-256 checked), freezing it (11);
 * ``interpret``: feature maps by hooks, saliency and Grad-CAM by hand (12);
 * ``course``: the course's own machinery: ``check.exercise`` (exercise checks and their

@@ -1,19 +1,16 @@
-"""Checkpoints that survive interruption (Lesson 07, *7 · Resuming after a crash*: written by hand
+"""Checkpoints that survive interruption (lesson 07, *7 · Resuming after a crash*: written by hand
 in *A checkpoint by hand*, then used through ``engine.fit(resume=True)``).
 
-:func:`save_checkpoint` gathers what resuming needs from the objects that own
-it, each through its ``state_dict()``: model, optimizer, scheduler, grad scaler,
-the loader (a ``DeviceLoader``'s epoch and augmentation, or a torch
-``DataLoader``'s shuffling generator), the history and every global
-random-number generator. It adds a checksum and writes atomically
-(:func:`course_utils.files.write_atomically`): a crash mid-save leaves the
-previous checkpoint whole.
+:func:`save_checkpoint` gathers what resuming needs from the objects that own it, each through
+its ``state_dict()``: model, optimizer, scheduler, grad scaler, the loader (a ``DeviceLoader``'s
+epoch and augmentation, or a torch ``DataLoader``'s shuffling generator), the history and every
+global random-number generator. It adds a checksum and writes atomically
+(:func:`course_utils.files.write_atomically`): a crash mid-save leaves the previous one whole.
 
-:func:`load_checkpoint` reads with ``torch.load(weights_only=True)`` (tensors and
-plain Python values only: unpickling anything else can run arbitrary code),
-verifies the checksum, checks the model's architecture and the optimizer's and
-scheduler's types before anything changes, then loads. Every failure is a
-:class:`CheckpointError` that names the file, says what is wrong and what to do.
+:func:`load_checkpoint` reads with ``torch.load(weights_only=True)`` (tensors and plain Python
+values only: unpickling anything else can run arbitrary code), verifies the checksum, checks the
+model's architecture and the optimizer's and scheduler's types before anything changes, then
+loads. Every failure is a :class:`CheckpointError` that names the file, what is wrong and what to do.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from .data.transforms import channel_stats
-from .models import eval_mode
+from .engine import eval_mode
 
 __all__ = [
     "im_convert",

@@ -194,10 +194,11 @@ def test_history_round_trips_through_plain_dict():
     h.append(
         epoch=1, train_loss=1.5, train_acc=0.25, val_loss=1.4, val_acc=0.3, lr=0.1, seconds=2.0, val_top5=0.7
     )
-    d = h.to_dict()
+    d = h.state_dict()
     assert d["val_top5"] == [0.7] and d["epoch"] == [1]
     assert all(type(v) is list for v in d.values())
-    again = History.from_dict(d)
+    again = History()
+    again.load_state_dict(d)
     assert again == h and again.val_top5 == [0.7]
     with pytest.raises(AttributeError, match="val_top3"):
         _ = again.val_top3
@@ -257,14 +258,14 @@ def test_channels_last_applies_on_cpu_and_trains_the_same():
     assert cl_result["loss"] == pytest.approx(plain_result["loss"], rel=1e-4)
 
 
-def test_live_plot_is_a_no_op_without_a_kernel(toys, capsys):
+def test_a_live_plot_draws_nothing_without_a_kernel(toys, capsys):
     model, optimizer, _, train, _ = make_run(toys)
     history = engine.fit(
         model,
         train,
         epochs=1,
         optimizer=optimizer,
-        live_plot=True,
+        on_epoch=viz.LivePlot().update,
         max_batches=1,
         criterion=nn.CrossEntropyLoss(),
         progress=False,
@@ -363,7 +364,7 @@ def test_resume_is_bitwise_identical(toys, tmp_path, case):
     for key in final:
         assert torch.equal(final[key], again[key]), key
     assert any(not torch.equal(after_one[k], again[k]) for k in final)  # epochs 2-3 really ran
-    a, b = expected.to_dict(), resumed.to_dict()
+    a, b = expected.state_dict(), resumed.state_dict()
     a.pop("seconds"), b.pop("seconds")
     assert a == b and a["epoch"] == [1, 2, 3]
     assert straight[1].state_dict()["state"][0]["step"] == resumed_objects[1].state_dict()["state"][0]["step"]
@@ -433,24 +434,15 @@ def test_an_existing_checkpoint_is_not_overwritten_by_a_new_run(toys, tmp_path):
     assert torch.load(path, weights_only=True)["epoch"] == 1
 
 
-def test_live_plot_updates_once_per_epoch(toys, monkeypatch):
+def test_on_epoch_sees_the_history_after_every_epoch(toys):
     seen: list[list[int]] = []
-
-    class Recorder:
-        def __init__(self, **kwargs):
-            pass
-
-        def update(self, history):
-            seen.append(list(history.epoch))
-
-    monkeypatch.setattr(viz, "LivePlot", Recorder)
     model, optimizer, _, train, _ = make_run(toys)
     engine.fit(
         model,
         train,
         epochs=3,
         optimizer=optimizer,
-        live_plot=True,
+        on_epoch=lambda history: seen.append(list(history.epoch)),
         max_batches=1,
         criterion=nn.CrossEntropyLoss(),
         progress=False,

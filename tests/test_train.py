@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 import torch
 
 from course_utils import train
+from course_utils.train import outdir
 
 pytestmark = pytest.mark.filterwarnings("ignore::course_utils.data.OfflineDataWarning")
 
@@ -360,9 +362,7 @@ def test_files_the_course_did_not_write_are_never_replaced(
 def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from course_utils import files
-
-    first = files.lock_folder(tmp_path)  # what the first run holds while it trains
+    first = outdir.lock_folder(tmp_path)  # what the first run holds while it trains
     try:
         line = refused([*TINY, "--out", str(tmp_path)], capsys)
     finally:
@@ -443,3 +443,44 @@ def test_workers_count_as_a_setting_only_with_augmentation(tmp_path: Path) -> No
         problem is not None and "--workers 2 (now --workers 0)" in problem and "--override workers" in problem
     )
     assert train_args.check_resume(parse("--augment", "--override", "workers"), augmented, path) is None
+
+
+# ---------------------------------------------------------------- the output folder's lock
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_a_lock_that_is_a_symlink_or_a_users_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    for folder, make in (("linked", lambda p: p.symlink_to(victim)), ("own", lambda p: p.write_text("mine"))):
+        (tmp_path / folder).mkdir()
+        make(tmp_path / folder / ".lock")
+        with pytest.raises(OSError, match=r"\.lock is not a lock file this course wrote.*move it away"):
+            outdir.lock_folder(tmp_path / folder)
+    assert victim.read_text() == "precious" and (tmp_path / "own" / ".lock").read_text() == "mine"
+    outdir.lock_folder(tmp_path).close()  # a lock this course wrote is taken again
+    outdir.lock_folder(tmp_path).close()
+
+
+def test_a_folder_lock_names_the_process_that_holds_it(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDS_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(outdir.FolderInUseError) as info:
+            outdir.lock_folder(tmp_path)
+        assert f"in use by another run (process {holder.pid} on " in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    outdir.lock_folder(tmp_path).close()  # the kernel dropped a killed holder's lock
+
+
+HOLDS_LOCK = textwrap.dedent("""
+    import sys, time
+    from course_utils.train import outdir
+    lock = outdir.lock_folder(sys.argv[1])
+    print("locked", flush=True)
+    time.sleep(120)
+""")

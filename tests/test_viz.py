@@ -152,9 +152,10 @@ def test_plot_history_without_validation_or_epochs() -> None:
     assert [t.get_text() for t in empty.axes[0].texts] == ["no epochs yet"]
 
 
-def test_engine_history_plot_uses_viz() -> None:
-    history = engine.History.from_dict(HIST)
-    fig = history.plot(title="t")
+def test_plot_history_draws_an_engine_history() -> None:
+    history = engine.History()
+    history.load_state_dict(HIST)
+    fig = viz.plot_history(history, title="t")
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), HIST["train_loss"])
 
 

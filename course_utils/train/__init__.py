@@ -42,6 +42,7 @@ from torch import nn
 from .. import config, data, distributed, engine, files
 from ..checkpoint import CheckpointError, read_checkpoint
 from ..course.report import versions
+from . import outdir
 from .args import (
     CHECKPOINT,
     HISTORY,
@@ -246,7 +247,7 @@ def result_of(
     """What result.json holds: the last epoch's metrics, how the run was made, what each epoch used."""
     last = {
         name: values[-1]
-        for name, values in history.to_dict().items()
+        for name, values in history.state_dict().items()
         if values and name not in ("epoch", "seconds")
     }
     return {
@@ -279,7 +280,7 @@ def _json(value: Any) -> str:
 
 def save_outputs(args: argparse.Namespace, history: engine.History, result: dict[str, Any]) -> None:
     """Rank 0 writes history.json, result.json and (with --tensorboard) the TensorBoard events."""
-    columns = history.to_dict()
+    columns = history.state_dict()
     files.write_atomically(
         args.out / HISTORY, _json({**columns, "written_by": WRITTEN_BY, "settings": result["settings"]})
     )
@@ -331,8 +332,8 @@ def _own_out(args: argparse.Namespace) -> Any:
     """Rank 0 creates --out and takes its lock (then checks it again: another run may have just written)."""
     try:
         args.out.mkdir(parents=True, exist_ok=True)
-        lock = files.lock_folder(args.out)
-    except files.FolderInUseError as err:
+        lock = outdir.lock_folder(args.out)
+    except outdir.FolderInUseError as err:
         raise UsageError(f"--out {err}: wait for it to end, or choose another --out") from None
     except OSError as err:
         raise UsageError(f"--out {args.out}: {err}") from None

@@ -1,55 +1,32 @@
-"""Training and evaluation loops shared by every lesson, in one file.
+"""The loops of every lesson (engine's first file): one epoch of training, evaluation, prediction.
 
-* :func:`train_one_epoch`: one pass over the training data. The step (to the
-  device, forward, loss, backward, optimizer step) is written out in its loop,
-  as the lessons write it by hand.
+* :func:`train_one_epoch`: one pass over the training data, the step (to the device,
+  forward, loss, backward, optimizer step; the ``GradScaler`` branch as torchvision's
+  references write it) written out in its loop, as the lessons write it by hand.
 * :func:`evaluate`: loss, accuracy and top-k accuracy on a loader.
 * :func:`predict`: logits for a batch, with clear errors for the usual mistakes.
-* :func:`fit`: several epochs, a scheduler step per epoch, a checkpoint after each
-  and resuming (through :mod:`course_utils.checkpoint`); returns a :class:`History`.
 
-All losses and accuracies are sample-weighted: each batch counts by the number of
-samples in it, so a short last batch does not skew the epoch's figures. Accuracies
-are fractions in [0, 1].
-
-How a run trains (device, mixed precision, memory layout, progress bars) is worked
-out once, in a :class:`RunContext`. ``amp=True`` only takes effect on CUDA (bfloat16
-where the GPU has it, else float16 with a ``GradScaler``); elsewhere it is ignored
-with a warning. ``channels_last=True`` applies on CUDA and on the CPU, whose oneDNN
-convolutions are faster in that layout too. ``fit(live_plot=True)`` redraws the
-curves after every epoch inside a Jupyter kernel, unless ``COURSE_LIVE_PLOT=0``.
+Losses and accuracies are sample-weighted (a short last batch counts by its samples);
+accuracies are fractions in [0, 1]. How a run trains is worked out once, in a
+:class:`RunContext`.
 """
 
 from __future__ import annotations
 
 import itertools
-import numbers
-import os
 import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import metrics
-from .metrics import History
-from .models import check_predict_input, check_targets, checked_forward, eval_mode
+from .checks import check_optimizer, check_predict_input, check_targets, checked_forward, eval_mode
 
-__all__ = [
-    "History",
-    "RunContext",
-    "eval_mode",
-    "train_one_epoch",
-    "evaluate",
-    "predict",
-    "fit",
-    "epoch_totals",
-]
+__all__ = ["RunContext", "train_one_epoch", "evaluate", "predict", "epoch_totals"]
 
 
 # ---------------------------------------------------------------- how a run trains
@@ -61,9 +38,11 @@ class RunContext:
 
     Taught in lesson 08, *4. The model's own arithmetic: channels-last and mixed precision*.
     ``device`` holds the model and receives every batch; ``amp_dtype`` is the
-    autocast dtype (None: full precision); ``scaler`` a ``GradScaler`` (float16
-    only); ``channels_last`` the memory format of 4-D batches; ``progress``
-    shows tqdm bars; ``verbose`` prints what ``fit`` does.
+    autocast dtype (None: full precision; ``amp=True`` only takes effect on CUDA:
+    bfloat16 where the GPU has it, else float16 with the ``scaler``, a ``GradScaler``);
+    ``channels_last`` the memory format of 4-D batches (CUDA and the CPU, whose oneDNN
+    convolutions are faster in it too); ``progress`` shows tqdm bars; ``verbose``
+    prints what ``fit`` does.
     """
 
     device: torch.device
@@ -87,9 +66,7 @@ class RunContext:
     ) -> RunContext:
         """Place ``model`` on ``device`` (default: where it is) and decide precision and layout.
 
-        Taught in lesson 08, *4. The model's own arithmetic: channels-last and mixed
-        precision*. Moving keeps the parameter objects, so an optimizer built before
-        still updates them.
+        Moving keeps the parameter objects, so an optimizer built before still updates them.
         """
         if device is None:
             param = next(model.parameters(), None)
@@ -180,19 +157,6 @@ def _means(totals: torch.Tensor, samples: int, what: str) -> tuple[float, float,
     return samples, loss_sum / samples, [c / samples for c in correct]
 
 
-def _check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
-    """Refuse an optimizer that updates none of the model's parameters."""
-    own = {id(p) for p in model.parameters()}
-    held = [p for group in optimizer.param_groups for p in group["params"]]
-    if held and not any(id(p) in own for p in held):
-        raise ValueError(
-            f"the optimizer updates none of this {type(model).__name__}'s parameters, so "
-            "training would change nothing: it was built for another model object (did you "
-            "re-run the cell that creates the model but not the one that creates the "
-            "optimizer?). Build the optimizer again from model.parameters()"
-        )
-
-
 def _non_finite(epoch: int, batch: int | torch.Tensor, loss: float | None = None) -> FloatingPointError:
     value = f" ({loss})" if loss is not None else ""
     return FloatingPointError(
@@ -239,7 +203,7 @@ def train_one_epoch(
     run = run or RunContext.prepare(
         model, device=device, amp=amp, channels_last=channels_last, progress=progress, scaler=scaler
     )
-    _check_optimizer(model, optimizer)
+    check_optimizer(model, optimizer)
     model.train()
     totals, running = _accumulator(run.device, 3), _accumulator(run.device, 1)[0]
     first_bad = torch.full((), -1, dtype=torch.long, device=run.device)
@@ -311,6 +275,8 @@ def evaluate(
         model, device=device, amp=amp, channels_last=channels_last, progress=progress
     )
     ks = sorted({1, *(int(k) for k in topk)})
+    if ks[0] < 1:
+        raise ValueError(f"evaluate(topk={tuple(topk)}): every k must be at least 1 (top-1 is accuracy)")
     totals, samples, start = _accumulator(run.device, 2 + len(ks)), 0, time.perf_counter()
     with eval_mode(model), torch.no_grad():
         for i, batch in enumerate(_progress(loader, max_batches, run.progress, "evaluate")):
@@ -320,9 +286,16 @@ def evaluate(
             outputs = outputs.float()
             if i == 0 or run.device.type == "cpu":
                 check_targets(outputs, targets, where="evaluate")
+            if i == 0 and not 1 <= ks[-1] <= outputs.shape[1]:
+                raise ValueError(
+                    f"evaluate(topk={tuple(topk)}): top-k accuracy with k={ks[-1]} needs k between 1 "
+                    f"and the model's {outputs.shape[1]} classes; pass smaller k"
+                )
             samples += targets.shape[0]
             totals[0] += criterion(outputs, targets).to(totals) * _batch_weight(criterion, targets.shape[0])
-            totals[2:] += metrics.topk_counts(outputs, targets, ks).to(totals)
+            # Top-k as metrics.topk_accuracy counts it (lesson 07 compares the two): hit at rank < k.
+            hits = outputs.topk(ks[-1], dim=1).indices == targets[:, None]
+            totals[2:] += torch.stack([hits[:, :k].any(dim=1).sum() for k in ks]).to(totals)
     samples, loss, correct = _means(totals, samples, "evaluate")
     result: dict[str, Any] = {"loss": loss, "acc": correct[0]}
     result.update({f"top{k}": c for k, c in zip(ks, correct, strict=False)})
@@ -345,157 +318,3 @@ def predict(
     with eval_mode(model), torch.no_grad():
         outputs = checked_forward(model, inputs.to(run.device), where="predict()")
     return outputs.cpu()
-
-
-# ---------------------------------------------------------------- fit
-
-
-def fit(
-    model: nn.Module,
-    train_loader: Iterable,
-    val_loader: Iterable | None = None,
-    *,
-    epochs: int,
-    optimizer: torch.optim.Optimizer,
-    criterion: nn.Module,
-    scheduler: Any = None,
-    device: torch.device | str | None = None,
-    log_every: int | None = None,
-    max_batches: int | None = None,
-    topk: Iterable[int] = (1,),
-    checkpoint: str | os.PathLike | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    checkpoint_extra: dict[str, Any] | None = None,
-    amp: bool = False,
-    channels_last: bool = False,
-    live_plot: bool = False,
-    progress: bool = True,
-    verbose: bool = True,
-) -> History:
-    """Train for ``epochs`` epochs (counted from 1), evaluating on ``val_loader`` after each.
-
-    Written by hand in lesson 03, *4 · Train the network*, and in lesson 07, *5 ·
-    Training with a checkpoint after every epoch* and *A checkpoint by hand*. The
-    scheduler steps once after each epoch (``History.lr`` is the rate used in it).
-    With ``checkpoint=path`` the state is saved after every epoch; with ``resume=True``
-    and an existing file training continues after the saved epoch, bitwise identically
-    to an uninterrupted run on the CPU. An existing file is never replaced by a new run
-    unless ``overwrite=True``; ``checkpoint_extra`` values are saved with it (the command
-    line's settings). ``device=None`` keeps the model where it is. Prints one
-    line per epoch (nothing with ``verbose=False``). ``model`` may be wrapped in
-    DistributedDataParallel; checkpoints hold the inner module's weights.
-    """
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise ValueError(
-            f"fit(epochs={epochs!r}) would train nothing: epochs is how many epochs to train in "
-            "all (counted from 1, including any a checkpoint already holds); pass a whole number >= 1"
-        )
-    run = RunContext.prepare(
-        model, device=device, amp=amp, channels_last=channels_last, progress=progress, verbose=verbose
-    )
-    _check_optimizer(model, optimizer)
-    path = Path(checkpoint) if checkpoint is not None else None
-    saved = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "loader": train_loader}
-    history, done = _resume(path, resume=resume, overwrite=overwrite, epochs=epochs, run=run, objects=saved)
-    plotter = _live_plot() if live_plot else None
-    for epoch in range(done + 1, epochs + 1):
-        start = time.perf_counter()
-        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-        _set_epoch(train_loader, epoch - 1)
-        train = train_one_epoch(
-            model,
-            train_loader,
-            optimizer,
-            criterion=criterion,
-            epoch=epoch,
-            log_every=log_every,
-            max_batches=max_batches,
-            run=run,
-        )
-        row.update(train_loss=train["loss"], train_acc=train["acc"])
-        if val_loader is not None:
-            val = evaluate(
-                model, val_loader, criterion=criterion, topk=topk, max_batches=max_batches, run=run
-            )
-            row.update(val_loss=val["loss"], val_acc=val["acc"])
-            row.update({f"val_top{k}": val[f"top{k}"] for k in topk if k != 1})
-        row["seconds"] = time.perf_counter() - start
-        history.append(**row)
-        _step_scheduler(scheduler, row.get("val_loss", row["train_loss"]))
-        if path is not None:
-            from . import checkpoint as ckpt  # only a run that checkpoints loads it
-
-            ckpt.save_checkpoint(
-                path, **saved, epoch=epoch, history=history, scaler=run.scaler, **(checkpoint_extra or {})
-            )
-        if verbose:
-            print(_summary(epoch, epochs, row))
-        if plotter is not None:
-            plotter.update(history)
-    return history
-
-
-def _resume(
-    path: Path | None, *, resume: bool, overwrite: bool, epochs: int, run: RunContext, objects: dict[str, Any]
-) -> tuple[History, int]:
-    """(history so far, epochs already done): from the checkpoint when resuming.
-
-    ``objects``: the model, optimizer, scheduler and loader the checkpoint restores.
-    """
-    say = print if run.verbose else (lambda *_: None)
-    if path is None:
-        return History(), 0
-    if not resume:
-        if path.exists() and not overwrite:
-            raise FileExistsError(
-                f"{path} already holds a checkpoint, and fit(resume=False) would replace it with "
-                "this new run's: pass resume=True to continue that run, overwrite=True to start "
-                "again and replace it, or choose another checkpoint path"
-            )
-        return History(), 0
-    if not path.exists():
-        say(f"[course] no checkpoint at {path}; starting from epoch 1")
-        return History(), 0
-    from . import checkpoint as ckpt
-
-    state = ckpt.load_checkpoint(path, scaler=run.scaler, **objects)
-    history, done = History.from_dict(state.get("history") or {}), int(state["epoch"])
-    if done >= epochs:
-        say(
-            f"[course] {path} is already at epoch {done} of epochs={epochs}: nothing to train "
-            "(pass a larger epochs= to train further)"
-        )
-    else:
-        say(f"[course] resumed from {path} after epoch {done}; training epochs {done + 1}..{epochs}")
-    return history, done
-
-
-def _step_scheduler(scheduler: Any, metric: float) -> None:
-    """One scheduler step; ReduceLROnPlateau gets the epoch's (validation) loss."""
-    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        scheduler.step(metric)
-    elif scheduler is not None:
-        scheduler.step()
-
-
-def _set_epoch(loader: Any, epoch: int) -> None:
-    """Tell a loader (or its sampler) which epoch comes, as DistributedSampler expects (from 0)."""
-    for owner in (loader, getattr(loader, "sampler", None)):
-        if callable(getattr(owner, "set_epoch", None)):
-            owner.set_epoch(epoch)
-            return
-
-
-def _summary(epoch: int, epochs: int, row: dict[str, float]) -> str:
-    text = f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.3f} acc {row['train_acc']:.1%}"
-    if "val_loss" in row:
-        text += f" | val loss {row['val_loss']:.3f} acc {row['val_acc']:.1%}"
-    return text + f" | lr {row['lr']:.3g} | {row['seconds']:.1f}s"
-
-
-def _live_plot() -> Any:
-    """A ``viz.LivePlot`` (it draws nothing outside a notebook kernel)."""
-    from . import viz  # matplotlib only when a live plot is asked for
-
-    return viz.LivePlot()
