@@ -115,7 +115,7 @@ def _positive(kind: type) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m course_utils.train`` (``--help`` shows it)."""
+    """The command line of ``python -m course_utils.train`` (``--help`` shows it), in three groups."""
     p = _Parser(
         prog="python -m course_utils.train",
         epilog=EXAMPLES,
@@ -123,62 +123,81 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a course model with engine.fit; under torchrun, on every "
         "process with DistributedDataParallel.",
     )
-    p.add_argument(
+    _add_what(p)
+    _add_how(p)
+    _add_where(p)
+    return p
+
+
+def _add_what(p: argparse.ArgumentParser) -> None:
+    """The network and the data: --model, --data, --augment, the sample counts, --image-size."""
+    g = p.add_argument_group("what to train on")
+    g.add_argument(
         "--model", choices=sorted(MODELS), default="tutorial_net", help="network (default: %(default)s)"
     )
-    p.add_argument(
+    g.add_argument(
         "--data",
         default="cifar10",
         metavar="{cifar10,mnist,PATH}",
         help="dataset, or an image folder holding train/ and val/ (default: %(default)s)",
     )
-    p.add_argument("--epochs", type=_positive(int), default=2, help="epochs to train (default: %(default)s)")
-    p.add_argument(
+    g.add_argument(
+        "--augment", action="store_true", help="the LeNet lessons' augmentation (3-channel models)"
+    )
+    g.add_argument(
+        "--train-samples", type=_positive(int), help="use only N training images (classes balanced)"
+    )
+    g.add_argument(
+        "--val-samples", type=_positive(int), help="use only N validation images (classes balanced)"
+    )
+    g.add_argument(
+        "--image-size", type=_positive(int), default=224, help="resnet50's input size (default: %(default)s)"
+    )
+
+
+def _add_how(p: argparse.ArgumentParser) -> None:
+    """The optimisation: --epochs, --batch-size, --lr, --optimizer, --momentum, --seed."""
+    g = p.add_argument_group("how to train")
+    g.add_argument("--epochs", type=_positive(int), default=2, help="epochs to train (default: %(default)s)")
+    g.add_argument(
         "--batch-size",
         type=_positive(int),
         default=32,
         help="GLOBAL batch: split evenly across the processes (default: %(default)s)",
     )
-    p.add_argument("--lr", type=_positive(float), default=0.01, help="learning rate (default: %(default)s)")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="(default: %(default)s)")
-    p.add_argument(
+    g.add_argument("--lr", type=_positive(float), default=0.01, help="learning rate (default: %(default)s)")
+    g.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="(default: %(default)s)")
+    g.add_argument(
         "--momentum",
         type=_number(float, 0, 1, low_ok=True),
         default=0.9,
         help="SGD momentum, in [0, 1) (default: %(default)s)",
     )
-    p.add_argument(
+    g.add_argument(
         "--seed",
         type=_number(int, 0, 2**32 - 1, low_ok=True, high_ok=True, words="an integer from 0 to 2**32 - 1"),
         default=0,
         help="seeds the weights and the shuffling, 0 to 2**32 - 1 (default: %(default)s)",
     )
-    p.add_argument(
+
+
+def _add_where(p: argparse.ArgumentParser) -> None:
+    """The run: --out, --workers, device and precision, --resume/--override, logging, teaching faults."""
+    g = p.add_argument_group("where it runs and what it writes")
+    g.add_argument(
         "--out", type=Path, default=Path("runs/train"), help="output folder (default: %(default)s)"
     )
-    p.add_argument(
-        "--augment", action="store_true", help="the LeNet lessons' augmentation (3-channel models)"
-    )
-    p.add_argument(
-        "--train-samples", type=_positive(int), help="use only N training images (classes balanced)"
-    )
-    p.add_argument(
-        "--val-samples", type=_positive(int), help="use only N validation images (classes balanced)"
-    )
-    p.add_argument(
-        "--image-size", type=_positive(int), default=224, help="resnet50's input size (default: %(default)s)"
-    )
-    p.add_argument(
+    g.add_argument(
         "--workers",
         type=_number(int, 0, math.inf, low_ok=True, words="0 or more"),
         default=0,
         help="DataLoader worker processes per process (default: 0)",
     )
-    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
-    p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
-    p.add_argument("--cpu", action="store_true", help="train on the CPU (gloo) even when CUDA is present")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument(
+    g.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    g.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    g.add_argument("--cpu", action="store_true", help="train on the CPU (gloo) even when CUDA is present")
+    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    g.add_argument(
         "--override",
         action="append",
         default=[],
@@ -188,21 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
         "was trained with another (repeat for several; e.g. --override lr). The random-number "
         "states are the checkpoint's: --override seed changes only the shuffling order",
     )
-    p.add_argument(
+    g.add_argument(
         "--tensorboard",
         action="store_true",
         help="also write the per-epoch metrics for TensorBoard to OUT/tensorboard "
         "when training ends (needs the tensorboard package)",
     )
-    p.add_argument("--log-every", type=_positive(int), help="print the running loss every N batches")
-    p.add_argument(
+    g.add_argument("--log-every", type=_positive(int), help="print the running loss every N batches")
+    g.add_argument(
         "--crash-at-epoch",
         type=_positive(int),
         metavar="K",
         help="FOR TEACHING AND TESTS: rank 1 fails in the middle of epoch K, on the "
         "first attempt only (see torchrun --max-restarts)",
     )
-    return p
 
 
 # ------------------------------------------------------------------ checks
