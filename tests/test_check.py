@@ -118,11 +118,11 @@ def test_lesson_04_counts_match_the_networks() -> None:
     """The checks' hand-computed answers are what the changed networks really have."""
     from torch import nn
 
-    from course_utils import models, viz
+    from course_utils import models
 
     net = models.MnistCNN()
     net.conv1, net.conv2, net.fc1 = nn.Conv2d(1, 6, 3), nn.Conv2d(6, 16, 3), nn.Linear(400, 10)
-    assert viz.layer_shapes(net, (1, 1, 28, 28)).shapes("flatten_1")[0] == (1, 400)
+    assert models.layer_shapes(net, (1, 1, 28, 28)).shapes("flatten_1")[0] == (1, 400)
     padded = nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5, padding=2), nn.Linear(16 * 7 * 7, 10)
     )

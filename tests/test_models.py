@@ -123,3 +123,67 @@ def test_same_architecture_detects_differences():
     assert models.same_architecture(models.TutorialNet(), models.TutorialNet().state_dict())
     assert not models.same_architecture(models.LeNetV1(), models.LeNetV2())
     assert not models.same_architecture(models.TutorialNet(), models.TutorialNet(num_classes=5))
+
+
+# ---------------------------------------------------------------- layer_shapes
+
+
+def test_layer_shapes_lenet_v2_with_functional_pooling() -> None:
+    rows = models.layer_shapes(models.LeNetV2(), (1, 3, 32, 32))
+    spatial = [
+        (row.name, row.output_shape[-1]) for row in rows if row.type in ("Tensor", "Conv2d", "F.max_pool2d")
+    ]
+    assert spatial == [
+        ("input", 32),
+        ("conv1", 32),
+        ("max_pool2d_1", 16),
+        ("conv2", 16),
+        ("max_pool2d_2", 8),
+        ("conv3", 8),
+        ("max_pool2d_3", 4),
+    ]
+    assert rows.shapes("fc1") == [(1, 500)] and rows.shapes("fc2") == [(1, 10)]
+    assert all(len(row) == 3 for row in rows)
+
+
+def test_layer_shapes_modules_only_sees_convs_and_linears() -> None:
+    rows = models.layer_shapes(models.LeNetV2(), (1, 3, 32, 32), functional=False)
+    assert [(r.name, r.output_shape) for r in rows] == [
+        ("input", (1, 3, 32, 32)),
+        ("conv1", (1, 16, 32, 32)),
+        ("conv2", (1, 32, 16, 16)),
+        ("conv3", (1, 64, 8, 8)),
+        ("fc1", (1, 500)),
+        ("dropout", (1, 500)),
+        ("fc2", (1, 10)),
+    ]
+
+
+def test_layer_shapes_modules_restores_mode_and_removes_hooks() -> None:
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 2)
+    )
+    model.train()
+    rows = models.layer_shapes(model, (2, 1, 8, 8))
+    assert [r.output_shape for r in rows] == [
+        (2, 1, 8, 8),
+        (2, 4, 6, 6),
+        (2, 4, 6, 6),
+        (2, 4, 3, 3),
+        (2, 36),
+        (2, 2),
+    ]
+    assert [r.type for r in rows][1:] == ["Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
+    assert model.training
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+    model.eval()
+    models.layer_shapes(model, (1, 1, 8, 8))
+    assert not model.training
+
+
+def test_layer_shapes_table_text() -> None:
+    text = str(models.layer_shapes(models.LeNetV2(), (1, 3, 32, 32), functional=False))
+    lines = text.splitlines()
+    assert lines[0].split() == ["layer", "type", "output", "shape"]
+    assert lines[3].split() == ["conv1", "Conv2d", "1", "x", "16", "x", "32", "x", "32"]
+    assert repr(models.layer_shapes(nn.Linear(2, 3), (1, 2))).endswith("Linear  1 x 3")

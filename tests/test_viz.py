@@ -1,4 +1,4 @@
-"""Tests for course_utils.viz: image conversion, figures, layer shapes and the live plot."""
+"""Tests for course_utils.viz: image conversion, figures and the live plot."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ import pytest
 import torch
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
-from torch import nn
 
 from course_utils import engine, viz
-from course_utils.models import LeNetV2
 
 CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -172,70 +170,6 @@ def test_compare_histories_colour_per_run() -> None:
     np.testing.assert_allclose(acc.lines[3].get_ydata(), [40.0, 60.0, 70.0])
     with pytest.raises(ValueError):
         viz.compare_histories({})
-
-
-# ---------------------------------------------------------------- layer_shapes
-
-
-def test_layer_shapes_lenet_v2_with_functional_pooling() -> None:
-    rows = viz.layer_shapes(LeNetV2(), (1, 3, 32, 32))
-    spatial = [
-        (row.name, row.output_shape[-1]) for row in rows if row.type in ("Tensor", "Conv2d", "F.max_pool2d")
-    ]
-    assert spatial == [
-        ("input", 32),
-        ("conv1", 32),
-        ("max_pool2d_1", 16),
-        ("conv2", 16),
-        ("max_pool2d_2", 8),
-        ("conv3", 8),
-        ("max_pool2d_3", 4),
-    ]
-    assert rows.shapes("fc1") == [(1, 500)] and rows.shapes("fc2") == [(1, 10)]
-    assert all(len(row) == 3 for row in rows)
-
-
-def test_layer_shapes_modules_only_sees_convs_and_linears() -> None:
-    rows = viz.layer_shapes(LeNetV2(), (1, 3, 32, 32), functional=False)
-    assert [(r.name, r.output_shape) for r in rows] == [
-        ("input", (1, 3, 32, 32)),
-        ("conv1", (1, 16, 32, 32)),
-        ("conv2", (1, 32, 16, 16)),
-        ("conv3", (1, 64, 8, 8)),
-        ("fc1", (1, 500)),
-        ("dropout", (1, 500)),
-        ("fc2", (1, 10)),
-    ]
-
-
-def test_layer_shapes_modules_restores_mode_and_removes_hooks() -> None:
-    model = nn.Sequential(
-        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 2)
-    )
-    model.train()
-    rows = viz.layer_shapes(model, (2, 1, 8, 8))
-    assert [r.output_shape for r in rows] == [
-        (2, 1, 8, 8),
-        (2, 4, 6, 6),
-        (2, 4, 6, 6),
-        (2, 4, 3, 3),
-        (2, 36),
-        (2, 2),
-    ]
-    assert [r.type for r in rows][1:] == ["Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
-    assert model.training
-    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
-    model.eval()
-    viz.layer_shapes(model, (1, 1, 8, 8))
-    assert not model.training
-
-
-def test_layer_shapes_table_text() -> None:
-    text = str(viz.layer_shapes(LeNetV2(), (1, 3, 32, 32), functional=False))
-    lines = text.splitlines()
-    assert lines[0].split() == ["layer", "type", "output", "shape"]
-    assert lines[3].split() == ["conv1", "Conv2d", "1", "x", "16", "x", "32", "x", "32"]
-    assert repr(viz.layer_shapes(nn.Linear(2, 3), (1, 2))).endswith("Linear  1 x 3")
 
 
 # ---------------------------------------------------------------- LivePlot

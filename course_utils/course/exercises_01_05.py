@@ -198,7 +198,7 @@ def _features_with_3x3(value: Any) -> Verdict:
         return True, "each 3x3 convolution trims 2 pixels, each pooling halves (rounding down)."
     if features == 16 * 4 * 4:
         return False, "that is the 5x5 network's count; change kernel_size and measure again."
-    return False, "run viz.layer_shapes on the changed network and read the flatten row."
+    return False, "run models.layer_shapes on the changed network and read the flatten row."
 
 
 @register("04.3", "parameters of MnistCNN with padding=2 in both convolutions")
@@ -280,7 +280,7 @@ def _lenet_v1_padded(value: Any) -> Verdict:
         return True, "padding keeps the size through each convolution, so fc1 grows, not the convolutions."
     if count == 657_080:
         return False, "that is the unpadded v1; with padding fc1 needs more inputs."
-    return False, "measure the flatten size with viz.layer_shapes, fix fc1, then models.count_parameters."
+    return False, "measure the flatten size with models.layer_shapes, fix fc1, then models.count_parameters."
 
 
 @register("05.3", "train − val accuracy gap at the end: (without dropout, with dropout)")
