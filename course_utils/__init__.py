@@ -6,7 +6,7 @@ lessons meet them:
 
 * ``config``: ``setup``, the run's settings scaled to a profile, seeding, the device (00);
 * ``data``: datasets, transforms, loaders, ``DeviceLoader`` and ``BatchAugment`` (01, 02, 06, 08);
-* ``viz``: images, confusion matrices, training curves (02, 03, 05);
+* ``viz``: images, confusion matrices, training curves (02, 03, 05, and after);
 * ``models``: the networks, ``count_parameters``, ``same_architecture``, ``layer_shapes`` (03, 04, 05);
 * ``engine``: ``train_one_epoch``, ``evaluate``, ``predict``, ``fit`` and its ``History``,
   ``eval_mode`` and the first-batch checks (03, 04, 05, 07); a package of three files:
