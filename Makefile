@@ -103,7 +103,7 @@ test-oldest: $(OLDEST)
 # Numerical claims on other CPUs: the unit tests that assert numerical equalities, once with each
 # of torch's portable CPU kernel sets (ATEN_CPU_CAPABILITY=default, no SIMD, as on a CPU without
 # AVX2; and avx2) instead of the machine's own (AVX-512 on the CI machine). Both always run; it
-# fails if either failed. Not part of .ci/run: it costs more than `make test`'s unit tests (README).
+# fails if either failed. .ci/run runs it after `make test` (about 2 minutes for both; README).
 KERNEL_TESTS ?= tests/test_engine.py tests/test_checkpoint.py tests/test_distributed.py \
     tests/test_device_data.py tests/test_metrics.py tests/test_models.py
 test-kernels: $(STAMP)

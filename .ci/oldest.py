@@ -9,6 +9,7 @@ are the releases that are tested. Requirements without a floor are left to pip.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -60,9 +61,10 @@ def floors(lines: list[str]) -> list[str]:
             continue
         low = max(lows, key=Version)
         marker = f" ; {req.marker}" if req.marker else ""
-        known = pins.get(req.name.lower())
+        name = re.sub(r"[-_.]+", "-", req.name).lower()  # PEP 503: Foo_Bar and foo-bar are one
+        known = pins.get(name)
         if known is None or Version(low) > Version(known[0]):
-            pins[req.name.lower()] = (low, f"{req.name}=={low}{marker}")
+            pins[name] = (low, f"{req.name}=={low}{marker}")
     return sorted((pin for _, pin in pins.values()), key=str.lower)
 
 

@@ -11,7 +11,7 @@ lessons meet them:
 * ``engine``: ``train_one_epoch``, ``evaluate``, ``predict``, ``fit`` and its ``History``,
   ``eval_mode`` and the first-batch checks (03, 04, 05, 07); a package of three files:
   ``loops``, ``fit``, ``checks``;
-* ``metrics``: accuracy, top-k, per-class accuracy, confusion matrix (03, 06, 07);
+* ``metrics``: accuracy, top-k, per-class accuracy, confusion matrix (03, 07);
 * ``widgets``: the augmentation explorer (06);
 * ``checkpoint``: ``save_checkpoint`` / ``load_checkpoint`` (07): atomic write, checksum, a safe
   read and what a load checks;

@@ -1,11 +1,9 @@
 """Files that survive a crash (lesson 07, *7 · Resuming after a crash*).
 
-:func:`write_atomically` is the one way the course replaces a file (checkpoints,
-results, ``history.json``): the bytes go to a new temporary file beside the
-target, created exclusively under a unique name (``O_CREAT | O_EXCL``: never a file
-or symlink already there; the permissions any new file gets under the user's umask),
-are flushed to the disk, and only then renamed over the target with :func:`os.replace`.
-A crash or a kill at any moment leaves either the old file or the new one, never half.
+:func:`write_atomically` is the one way the course replaces a file (checkpoints, results,
+``history.json``): the bytes go to a new temporary file beside the target (created with
+``O_EXCL``, never through a file or symlink already there), are flushed to the disk, and only
+then renamed over the target. A crash at any moment leaves the old file or the new one, never half.
 """
 
 from __future__ import annotations

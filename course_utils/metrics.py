@@ -1,4 +1,4 @@
-"""Classification metrics that work for any batch size (lessons 03, 06 and 07).
+"""Classification metrics that work for any batch size (lessons 03 and 07).
 
 Every function takes whole tensors (or one batch at a time, combined by
 counts), so results are weighted by samples, never by batches: a short last
@@ -18,7 +18,6 @@ __all__ = [
     "to_labels",
     "accuracy",
     "correct_topk",
-    "topk_counts",
     "topk_accuracy",
     "per_class_accuracy",
     "confusion_matrix",
@@ -57,16 +56,6 @@ def correct_topk(logits: torch.Tensor, targets: torch.Tensor, ks: Iterable[int] 
     Counts (not fractions) so batches can be summed and divided by the sample
     total. Raises ValueError if a ``k`` exceeds the number of classes.
     """
-    ks = tuple(int(k) for k in ks)
-    return dict(zip(ks, topk_counts(logits, targets, ks).tolist(), strict=False))
-
-
-def topk_counts(logits: torch.Tensor, targets: torch.Tensor, ks: Iterable[int]) -> torch.Tensor:
-    """:func:`correct_topk`'s counts as one int64 tensor ``(len(ks),)`` on the logits' device.
-
-    Nothing is copied to the host, so a training loop can add it up batch after
-    batch without waiting for the device.
-    """
     logits = torch.as_tensor(logits)
     if logits.dim() != 2:
         raise ValueError(f"top-k needs logits of shape (N, C), got shape {tuple(logits.shape)}")
@@ -80,10 +69,9 @@ def topk_counts(logits: torch.Tensor, targets: torch.Tensor, ks: Iterable[int]) 
             )
     targets = _check_targets(logits, targets)
     if not ks or targets.numel() == 0:
-        return torch.zeros(len(ks), dtype=torch.long, device=logits.device)
-    top = logits.topk(max(ks), dim=1).indices  # (N, max k), best first
-    hits = top == targets[:, None]
-    return torch.stack([hits[:, :k].any(dim=1).sum() for k in ks])
+        return dict.fromkeys(ks, 0)
+    hits = logits.topk(max(ks), dim=1).indices == targets[:, None]  # (N, max k), best first
+    return {k: int(hits[:, :k].any(dim=1).sum()) for k in ks}
 
 
 def topk_accuracy(

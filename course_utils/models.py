@@ -23,14 +23,13 @@ the output shape of every layer. What the training loops check about a model's i
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from .engine.checks import eval_mode
 
 __all__ = [
     "TutorialNet",
@@ -276,16 +275,13 @@ def layer_shapes(model: nn.Module, input_shape: Sequence[int], *, functional: bo
     rows, stack = LayerShapes([LayerRow("input", "Tensor", tuple(input_shape))]), []
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
-    handles = _attach_hooks(model, rows, stack)
+    handles, was_training = _attach_hooks(model, rows, stack), model.training
     try:
-        with eval_mode(model), torch.no_grad():
-            x = torch.zeros(tuple(input_shape), device=device)
-            if functional:
-                with _FunctionalRecorder(rows, stack):
-                    model(x)
-            else:
-                model(x)
+        model.eval()
+        with torch.no_grad(), _FunctionalRecorder(rows, stack) if functional else contextlib.nullcontext():
+            model(torch.zeros(tuple(input_shape), device=device))
     finally:
+        model.train(was_training)
         for handle in handles:
             handle.remove()
     return rows

@@ -16,7 +16,7 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils import engine, models, viz
+from course_utils import engine, metrics, models, viz
 from course_utils.engine import History
 
 
@@ -137,8 +137,49 @@ def test_evaluate_restores_mode_and_checks_topk(toys):
     result = engine.evaluate(model, toys.loader(ds, 4), topk=(1, 5), progress=False)
     assert model.training
     assert 0 <= result["top1"] <= result["top5"] <= 1
-    with pytest.raises(ValueError, match="k=11"):
+    with pytest.raises(ValueError, match="k=11 needs k between 1 and the model's 10 classes"):
         engine.evaluate(model, toys.loader(ds, 4), topk=(11,), progress=False)
+
+
+@pytest.mark.parametrize("topk", [(0,), (-1, 5), iter([1, 0])])
+def test_evaluate_names_a_k_below_one(toys, topk):
+    ds = TensorDataset(torch.randn(6, 3, 32, 32), torch.arange(6) % 10)
+    with pytest.raises(ValueError, match=r"k=(0|-1) needs k between 1 and the model's 10 classes"):
+        engine.evaluate(models.LeNetV1(), toys.loader(ds, 4), topk=topk, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("logits", "labels", "shapes"),
+    [
+        (
+            torch.randn(4),
+            torch.tensor([0.0, 1.0, 1.0, 0.0]),
+            r"outputs of shape \(4,\) and labels of shape \(4,\)",
+        ),
+        (torch.randn(4, 3, 2, 2), torch.arange(4) % 3, r"outputs of shape \(4, 3, 2, 2\)"),
+        (torch.randn(4, 3), F.one_hot(torch.arange(4) % 3).float(), r"labels of shape \(4, 3\)"),
+    ],
+    ids=["one-score", "per-pixel", "one-hot"],
+)
+def test_evaluate_refuses_outputs_that_are_not_scores_per_class(toys, logits, labels, shapes):
+    """Without this check, per-pixel outputs gave an "accuracy" of 5.5 and one-hot labels 0.0 (12-03)."""
+    loader = toys.loader(TensorDataset(logits, labels), 4)
+    with pytest.raises(
+        ValueError, match=f"evaluate measures accuracy from outputs of shape \\(N, C\\).*{shapes}"
+    ):
+        engine.evaluate(Passthrough(), loader, criterion=nn.MSELoss(), progress=False)
+
+
+def test_evaluate_top_k_agrees_with_metrics(toys):
+    """The engine counts top-k in its loop; metrics.topk_accuracy on all logits at once must agree."""
+    g = torch.Generator().manual_seed(3)
+    logits, labels = torch.randn(37, 10, generator=g), torch.randint(0, 10, (37,), generator=g)
+    result = engine.evaluate(
+        Passthrough(), toys.loader(TensorDataset(logits, labels), 8), topk=(1, 3, 5), progress=False
+    )
+    expected = metrics.topk_accuracy(logits, labels, ks=(1, 3, 5))
+    assert {k: result[f"top{k}"] for k in (1, 3, 5)} == pytest.approx(expected, abs=1e-12)
+    assert 0 < expected[1] < expected[3] < expected[5] < 1  # three different figures, not a trivial case
 
 
 def make_run(toys, seed: int = 0, *, lr: float = 0.05):
@@ -240,10 +281,9 @@ def _train_mnist_cnn(*, channels_last: bool) -> tuple[models.MnistCNN, dict]:
     x, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
     loader = DataLoader(TensorDataset(x, y), batch_size=10)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    engine.train_one_epoch(
-        model, loader, optimizer, criterion=nn.CrossEntropyLoss(), channels_last=channels_last, progress=False
-    )
-    return model, engine.evaluate(model, loader, channels_last=channels_last, progress=False)
+    run = engine.RunContext.prepare(model, channels_last=channels_last, progress=False)
+    engine.train_one_epoch(model, loader, optimizer, criterion=nn.CrossEntropyLoss(), run=run)
+    return model, engine.evaluate(model, loader, run=run)
 
 
 def test_channels_last_applies_on_cpu_and_trains_the_same():

@@ -116,7 +116,6 @@ def test_the_graph_sees_function_level_and_relative_imports() -> None:
     assert "course_utils.data.device_loader" in imports("course_utils.data")  # inside a function
     assert "course_utils.data.device_loader" not in imports("course_utils.data", module_level_only=True)
     assert "course_utils.data" in imports("course_utils.viz")
-    assert "course_utils.engine" in imports("course_utils.models")  # eval_mode, from engine.checks
     assert "course_utils.course.check" in imports("course_utils.course.exercises_01_05")
 
 
@@ -150,10 +149,12 @@ def test_engine_and_what_it_imports_fit_in_one_sitting() -> None:
     """What a reader of the loops and ``fit(checkpoint=..., resume=True)`` meets: every file.
 
     Imports inside functions count too: following ``fit`` into a checkpoint reads them all.
+    The limits are issue 23's and the closure sits just under them (1,196 lines on 12-03):
+    a change to engine/, checkpoint.py or files.py pays for the lines it adds.
     """
     modules = closure("course_utils.engine")
     lines = sum(len(MODULES[m].read_text().splitlines()) for m in modules)
-    assert {"course_utils.engine.fit", "course_utils.checkpoint"} <= modules
+    assert {"course_utils.engine.training", "course_utils.checkpoint"} <= modules
     assert len(modules) <= ENGINE_MAX_MODULES, sorted(modules)
     assert lines <= ENGINE_MAX_LINES, f"{lines} lines in {sorted(modules)}"
 
@@ -206,7 +207,7 @@ def backlinks(doc: str) -> list[tuple[str, str]]:
 
 
 def docstrings() -> dict[str, str]:
-    """``{"course_utils.engine.fit": docstring}`` for every module, class and function."""
+    """``{"course_utils.engine.training.fit": docstring}`` for every module, class and function."""
     found = {}
     for name, path in MODULES.items():
         tree = ast.parse(path.read_text())

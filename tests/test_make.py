@@ -213,8 +213,9 @@ def test_a_name_required_twice_is_pinned_at_its_higher_floor() -> None:
     spec = importlib.util.spec_from_file_location("oldest", REPO / ".ci" / "oldest.py")
     oldest = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(oldest)
-    pins = oldest.floors(["ipywidgets>=7.7.1", "pillow>=10.1", "ipywidgets>=10.0", "pillow>=9.5"])
+    pins = oldest.floors(["ipywidgets>=7.7.1", "pillow>=10.1", "ipywidgets>=10.0", "Pillow>=9.5"])
     assert pins == ["ipywidgets==10.0", "pillow==10.1"]  # 10.0 > 7.7.1 as versions, not as strings
+    assert oldest.floors(["jupyter_server>=2.0", "Jupyter-Server>=2.4"]) == ["Jupyter-Server==2.4"]
 
 
 if __name__ == "__main__":
@@ -241,7 +242,9 @@ def test_environment_yml_makefile_and_ci_describe_the_same_environments() -> Non
     default = f"python={pythons('test')[-1]}"
     assert default in conda and "3.13" in pythons("test")
     assert any(s.get("run") == "bash .ci/run" for s in jobs["test"]["steps"])
-    assert (REPO / ".ci" / "run").read_text().rstrip().endswith("make test\nmake test-colab")
+    assert (
+        (REPO / ".ci" / "run").read_text().rstrip().endswith("make test\nmake test-kernels\nmake test-colab")
+    )
     floor = re.search(
         r'^requires-python = ">=(\d+\.\d+)"', (REPO / "pyproject.toml").read_text(), re.MULTILINE
     )

@@ -212,6 +212,10 @@ def test_help_explains_the_global_batch_and_torchrun() -> None:
     assert proc.returncode == 0
     assert "GLOBAL batch" in proc.stdout and "torchrun --standalone --nproc_per_node=2" in proc.stdout
     assert "--crash-at-epoch K" in proc.stdout
+    groups = ("what to train on:", "how to train:", "where it runs and what it writes:")
+    assert [proc.stdout.index(g) for g in groups] == sorted(proc.stdout.index(g) for g in groups)
+    options = proc.stdout.index("how to train:")  # after the usage lines
+    assert options < proc.stdout.index("\n  --lr LR", options) < proc.stdout.index("\n  --out OUT", options)
 
 
 # ------------------------------------------------------------------ issue 24: resume, --out, messages

@@ -18,11 +18,11 @@ from torch import nn
 
 __all__ = [
     "eval_mode",
+    "check_logits",
     "check_optimizer",
     "checked_forward",
     "check_targets",
     "check_predict_input",
-    "diagnose_inputs",
 ]
 
 _PROBE_SIZES = (28, 32, 64, 96, 128, 224)  # image sizes the course's models are built for
@@ -45,8 +45,6 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 # ---------------------------------------------------------------- what a model accepts
-
-
 def check_predict_input(inputs: Any) -> None:
     """For ``predict``: a PIL image, a non-tensor or a single image is an error that says what to do."""
     from PIL import Image  # pillow is a course dependency; imported only when predicting
@@ -89,7 +87,7 @@ def _accepted_size(model: nn.Module, channels: int, device: torch.device) -> int
     return None
 
 
-def diagnose_inputs(model: nn.Module, inputs: torch.Tensor, *, where: str) -> Exception | None:
+def _diagnose_inputs(model: nn.Module, inputs: torch.Tensor, *, where: str) -> Exception | None:
     """Why ``model`` cannot take ``inputs`` - integer pixels, (N, H, W, C), another size - or None."""
     shape = tuple(inputs.shape)
     param = next(model.parameters(), None)
@@ -134,7 +132,7 @@ def checked_forward(model: nn.Module, inputs: torch.Tensor, *, where: str) -> to
     try:
         return model(inputs)
     except RuntimeError as exc:
-        problem = diagnose_inputs(model, inputs, where=where)
+        problem = _diagnose_inputs(model, inputs, where=where)
         if problem is None:
             raise
         raise type(problem)(f"{problem}. PyTorch said: {exc}") from exc
@@ -152,6 +150,22 @@ def check_targets(outputs: torch.Tensor, targets: torch.Tensor, *, where: str) -
             f"so labels must be class indices 0 .. {classes - 1}: check the dataset's "
             "targets (labels counted from 1?) or the model's number of classes (num_classes=)"
         )
+
+
+def check_logits(outputs: torch.Tensor, targets: torch.Tensor, ks: list[int], *, where: str) -> None:
+    """Accuracy needs outputs ``(N, C)``, one score per class, N labels, and every k in 1 .. C."""
+    if outputs.dim() != 2 or targets.shape != outputs.shape[:1]:
+        raise ValueError(
+            f"{where} measures accuracy from outputs of shape (N, C), one score per class, and N class "
+            f"labels, but got outputs of shape {tuple(outputs.shape)} and labels of shape "
+            f"{tuple(targets.shape)}: give the model one output per class and the labels as class indices"
+        )
+    for k in ks:
+        if not 1 <= k <= outputs.shape[1]:
+            raise ValueError(
+                f"{where}: top-k accuracy with k={k} needs k between 1 and the model's "
+                f"{outputs.shape[1]} classes: pass topk= with smaller k"
+            )
 
 
 def check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:

@@ -24,14 +24,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checks import check_optimizer, check_predict_input, check_targets, checked_forward, eval_mode
+from .checks import (
+    check_logits,
+    check_optimizer,
+    check_predict_input,
+    check_targets,
+    checked_forward,
+    eval_mode,
+)
 
 __all__ = ["RunContext", "train_one_epoch", "evaluate", "predict", "epoch_totals"]
 
 
 # ---------------------------------------------------------------- how a run trains
-
-
 @dataclass(frozen=True)
 class RunContext:
     """Everything about *how* to run that stays fixed for a whole run (``fit`` makes one).
@@ -41,8 +46,8 @@ class RunContext:
     autocast dtype (None: full precision; ``amp=True`` only takes effect on CUDA:
     bfloat16 where the GPU has it, else float16 with the ``scaler``, a ``GradScaler``);
     ``channels_last`` the memory format of 4-D batches (CUDA and the CPU, whose oneDNN
-    convolutions are faster in it too); ``progress`` shows tqdm bars; ``verbose``
-    prints what ``fit`` does.
+    convolutions are faster in it too); ``progress`` shows tqdm bars. A loop over epochs
+    makes one and passes it to every ``train_one_epoch(run=...)``: the scaler lives on.
     """
 
     device: torch.device
@@ -50,7 +55,6 @@ class RunContext:
     scaler: Any = None
     channels_last: bool = False
     progress: bool = True
-    verbose: bool = True
 
     @classmethod
     def prepare(
@@ -61,8 +65,6 @@ class RunContext:
         amp: bool = False,
         channels_last: bool = False,
         progress: bool = True,
-        verbose: bool = True,
-        scaler: Any = None,
     ) -> RunContext:
         """Place ``model`` on ``device`` (default: where it is) and decide precision and layout.
 
@@ -82,9 +84,8 @@ class RunContext:
             channels_last = False
         if channels_last:
             model.to(memory_format=torch.channels_last)
-        if dtype == torch.float16 and scaler is None:
-            scaler = torch.amp.GradScaler("cuda")
-        return cls(device, dtype, scaler, channels_last, progress, verbose)
+        scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+        return cls(device, dtype, scaler, channels_last, progress)
 
 
 def _amp_dtype(device: torch.device) -> torch.dtype | None:
@@ -110,8 +111,6 @@ def _autocast(run: RunContext) -> torch.autocast:
 
 
 # ---------------------------------------------------------------- epoch sums
-
-
 def _progress(loader: Iterable, max_batches: int | None, progress: bool, desc: str) -> Any:
     """A tqdm bar over at most ``max_batches`` batches of ``loader`` (off if not ``progress``)."""
     try:
@@ -169,8 +168,6 @@ def _non_finite(epoch: int, batch: int | torch.Tensor, loss: float | None = None
 
 
 # ---------------------------------------------------------------- loops
-
-
 def train_one_epoch(
     model: nn.Module,
     loader: Iterable,
@@ -181,9 +178,6 @@ def train_one_epoch(
     epoch: int = 1,
     log_every: int | None = None,
     max_batches: int | None = None,
-    scaler: Any = None,
-    amp: bool = False,
-    channels_last: bool = False,
     progress: bool = True,
     run: RunContext | None = None,
 ) -> dict[str, Any]:
@@ -194,15 +188,13 @@ def train_one_epoch(
     *4 · The loops in plain PyTorch*. Every ``log_every`` batches prints the blitz
     line ``[epoch, batch] loss: x.xxx``. Returns ``loss`` and ``acc`` (sample-weighted),
     ``samples``, ``seconds`` and ``running_loss`` (the printed values). ``device``
-    (default: where the model is) receives the model and every batch; ``run`` (from
-    ``fit``) replaces ``device``/``amp``/``channels_last``/``scaler``/``progress``. A
+    (default: where the model is) receives the model and every batch; ``run`` (a
+    :class:`RunContext`: mixed precision, channels-last) replaces ``device``/``progress``. A
     NaN or infinite loss stops training with a FloatingPointError naming the batch:
     on the CPU at that batch, elsewhere at the end of the epoch (a check per batch
     would make the loop wait for the device).
     """
-    run = run or RunContext.prepare(
-        model, device=device, amp=amp, channels_last=channels_last, progress=progress, scaler=scaler
-    )
+    run = run or RunContext.prepare(model, device=device, progress=progress)
     check_optimizer(model, optimizer)
     model.train()
     totals, running = _accumulator(run.device, 3), _accumulator(run.device, 1)[0]
@@ -257,8 +249,6 @@ def evaluate(
     device: torch.device | str | None = None,
     topk: Iterable[int] = (1,),
     max_batches: int | None = None,
-    amp: bool = False,
-    channels_last: bool = False,
     progress: bool = True,
     run: RunContext | None = None,
 ) -> dict[str, Any]:
@@ -267,16 +257,13 @@ def evaluate(
     Written by hand in lesson 03, *Accuracy on the whole test set*, and in lesson 07,
     *4 · The loops in plain PyTorch*. ``criterion`` defaults to cross-entropy. Returns
     ``loss``, ``acc`` (top-1) and ``top{k}`` for each ``k`` in ``topk`` (fractions,
-    sample-weighted), ``samples`` and ``seconds``. The model's train/eval mode is
-    restored. ``run`` (from ``fit``) replaces ``device``/``amp``/``channels_last``/``progress``.
+    sample-weighted), ``samples`` and ``seconds``. The model's train/eval mode is restored.
+    Outputs other than (N, C) scores, or a k above the number of classes, are a ValueError.
+    ``run`` (a :class:`RunContext`) replaces ``device``/``progress``.
     """
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
-    run = run or RunContext.prepare(
-        model, device=device, amp=amp, channels_last=channels_last, progress=progress
-    )
+    run = run or RunContext.prepare(model, device=device, progress=progress)
     ks = sorted({1, *(int(k) for k in topk)})
-    if ks[0] < 1:
-        raise ValueError(f"evaluate(topk={tuple(topk)}): every k must be at least 1 (top-1 is accuracy)")
     totals, samples, start = _accumulator(run.device, 2 + len(ks)), 0, time.perf_counter()
     with eval_mode(model), torch.no_grad():
         for i, batch in enumerate(_progress(loader, max_batches, run.progress, "evaluate")):
@@ -284,13 +271,10 @@ def evaluate(
             with _autocast(run):
                 outputs = checked_forward(model, inputs, where="evaluate") if i == 0 else model(inputs)
             outputs = outputs.float()
+            if i == 0:  # accuracy needs (N, C) scores, N labels and k <= C
+                check_logits(outputs, targets, ks, where="evaluate")
             if i == 0 or run.device.type == "cpu":
                 check_targets(outputs, targets, where="evaluate")
-            if i == 0 and not 1 <= ks[-1] <= outputs.shape[1]:
-                raise ValueError(
-                    f"evaluate(topk={tuple(topk)}): top-k accuracy with k={ks[-1]} needs k between 1 "
-                    f"and the model's {outputs.shape[1]} classes; pass smaller k"
-                )
             samples += targets.shape[0]
             totals[0] += criterion(outputs, targets).to(totals) * _batch_weight(criterion, targets.shape[0])
             # Top-k as metrics.topk_accuracy counts it (lesson 07 compares the two): hit at rank < k.

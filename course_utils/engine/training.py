@@ -25,7 +25,6 @@ from .loops import RunContext, evaluate, train_one_epoch
 __all__ = ["History", "fit"]
 
 # ---------------------------------------------------------------- the record of a run
-
 _LIST_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
 
@@ -58,7 +57,10 @@ class History:
         extra = self.__dict__["extra"]
         if name in extra:
             return extra[name]
-        raise AttributeError(f"History has no series {name!r}; it has {list(self.state_dict())}")
+        raise AttributeError(
+            f"History has no series {name!r}; it has {list(self.state_dict())} "
+            "(to draw them: viz.plot_history(history); as a dict: history.state_dict())"
+        )
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -129,13 +131,14 @@ def fit(
             f"fit(epochs={epochs!r}) would train nothing: epochs is how many epochs to train in "
             "all (counted from 1, including any a checkpoint already holds); pass a whole number >= 1"
         )
-    run = RunContext.prepare(
-        model, device=device, amp=amp, channels_last=channels_last, progress=progress, verbose=verbose
-    )
+    run = RunContext.prepare(model, device=device, amp=amp, channels_last=channels_last, progress=progress)
     check_optimizer(model, optimizer)
     path = Path(checkpoint) if checkpoint is not None else None
     saved = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "loader": train_loader}
-    history, done = _resume(path, resume=resume, overwrite=overwrite, epochs=epochs, run=run, objects=saved)
+    saved["scaler"] = run.scaler
+    history, done = _resume(
+        path, resume=resume, overwrite=overwrite, epochs=epochs, objects=saved, verbose=verbose
+    )
     for epoch in range(done + 1, epochs + 1):
         start = time.perf_counter()
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
@@ -161,9 +164,7 @@ def fit(
         history.append(**row)
         _step_scheduler(scheduler, row.get("val_loss", row["train_loss"]))
         if path is not None:
-            ckpt.save_checkpoint(
-                path, **saved, epoch=epoch, history=history, scaler=run.scaler, **(checkpoint_extra or {})
-            )
+            ckpt.save_checkpoint(path, **saved, epoch=epoch, history=history, **(checkpoint_extra or {}))
         if verbose:
             print(_summary(epoch, epochs, row))
         if on_epoch is not None:
@@ -172,13 +173,13 @@ def fit(
 
 
 def _resume(
-    path: Path | None, *, resume: bool, overwrite: bool, epochs: int, run: RunContext, objects: dict[str, Any]
+    path: Path | None, *, resume: bool, overwrite: bool, epochs: int, objects: dict[str, Any], verbose: bool
 ) -> tuple[History, int]:
     """(history so far, epochs already done): from the checkpoint when resuming.
 
-    ``objects``: the model, optimizer, scheduler and loader the checkpoint restores.
+    ``objects``: the model, optimizer, scheduler, loader and scaler the checkpoint restores.
     """
-    say = print if run.verbose else (lambda *_: None)
+    say = print if verbose else (lambda *_: None)
     if path is None:
         return History(), 0
     if not resume:
@@ -192,7 +193,7 @@ def _resume(
     if not path.exists():
         say(f"[course] no checkpoint at {path}; starting from epoch 1")
         return History(), 0
-    state = ckpt.load_checkpoint(path, scaler=run.scaler, **objects)
+    state = ckpt.load_checkpoint(path, **objects)
     history, done = History(), int(state["epoch"])
     history.load_state_dict(state.get("history") or {})
     if done >= epochs:
