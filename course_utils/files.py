@@ -15,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["write_atomically"]
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)  # 0 on Windows
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)  # open() flags; 0 on Windows
 
 
 def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -55,7 +55,7 @@ def _new_file(path: Path) -> tuple[int, Path]:
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         try:  # 0o666 less the umask: the permissions any new file of the user gets
             return os.open(
-                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0), 0o666
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW | getattr(os, "O_BINARY", 0), 0o666
             ), tmp
         except FileExistsError:
             continue

@@ -277,7 +277,7 @@ def layer_shapes(model: nn.Module, input_shape: Sequence[int], *, functional: bo
     device = param.device if param is not None else torch.device("cpu")
     handles, was_training = _attach_hooks(model, rows, stack), model.training
     try:
-        model.eval()
+        model.eval()  # and back below, as engine.eval_mode does (models imports no training code)
         with torch.no_grad(), _FunctionalRecorder(rows, stack) if functional else contextlib.nullcontext():
             model(torch.zeros(tuple(input_shape), device=device))
     finally:

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from ..files import NO_FOLLOW
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -25,7 +27,6 @@ except ImportError:  # Windows
 __all__ = ["FolderInUseError", "lock_folder"]
 
 LOCK_NAME = ".lock"
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)  # 0 on Windows
 
 
 class FolderInUseError(RuntimeError):
@@ -40,7 +41,7 @@ def lock_folder(folder: str | os.PathLike) -> IO[str]:
     """
     path = Path(folder) / LOCK_NAME
     try:  # never through a symlink: the lock's text would overwrite the file it points to
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | NO_FOLLOW, 0o644)
     except OSError as exc:
         raise OSError(f"{path} is not a lock file this course wrote ({exc.strerror}): move it away") from None
     fh = open(fd, "r+")  # noqa: SIM115 - the open file is the lock; the caller closes it
